@@ -1,0 +1,123 @@
+"""Nodes of the data_processing pipeline: pure functions over DataFrames, no I/O."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from sentiment_mlops.datasets.sentiment_source_dataset import ORIGIN_SPLIT_COLUMN
+from sentiment_mlops.text_cleaning import TextCleaner
+
+logger = logging.getLogger(__name__)
+
+CANONICAL_COLUMNS = ["text", "label", "source", ORIGIN_SPLIT_COLUMN]
+
+
+class DataValidationError(ValueError):
+    """The raw data does not have the shape its source configuration promises."""
+
+
+def select_source_spec(source: str, sources: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Return the configuration of ``source``, with a clear error for an unknown name."""
+    if source not in sources:
+        raise DataValidationError(
+            f"Unknown source '{source}'. Choose one of {sorted(sources)} "
+            "(kedro run --params source=<name>), or declare it in parameters_data_processing.yml."
+        )
+    return {"name": source, **sources[source]}
+
+
+def build_canonical_table(raw: pd.DataFrame, source_spec: dict[str, Any]) -> pd.DataFrame:
+    """Map a raw source onto ``text``, ``label``, ``source`` (and its original split).
+
+    Fails, naming the dataset, the column and the count, when a configured column is
+    missing, the table is empty, or labels fall outside ``label_map``.
+    """
+    name = source_spec["name"]
+    text_column, label_column = source_spec["text_column"], source_spec["label_column"]
+    missing = [column for column in (text_column, label_column) if column not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            f"Dataset '{name}': missing column(s) {missing}; it has {list(raw.columns)}. "
+            f"Fix text_column/label_column for '{name}' in parameters_data_processing.yml."
+        )
+    if raw.empty:
+        raise DataValidationError(f"Dataset '{name}' is empty: no rows to train on.")
+    label_map = {str(key): value for key, value in source_spec["label_map"].items()}
+    raw_labels = raw[label_column].astype("string").str.strip()
+    labels = raw_labels.map(label_map)
+    unknown = raw_labels[labels.isna()]
+    if not unknown.empty:
+        examples = sorted(unknown.fillna("<missing>").unique().tolist())[:5]
+        raise DataValidationError(
+            f"Dataset '{name}', column '{label_column}': {len(unknown)} row(s) have labels "
+            f"outside label_map {sorted(label_map)} (for example {examples}). "
+            "Add them to label_map in parameters_data_processing.yml or fix the data."
+        )
+    origin = raw[ORIGIN_SPLIT_COLUMN] if ORIGIN_SPLIT_COLUMN in raw else "train"
+    return pd.DataFrame(
+        {
+            "text": raw[text_column].astype("string"),
+            "label": labels.astype("string"),
+            "source": name,
+            ORIGIN_SPLIT_COLUMN: origin,
+        }
+    )
+
+
+def drop_empty_texts(canonical: pd.DataFrame) -> pd.DataFrame:
+    """Drop rows whose text is missing or only whitespace, and log how many went."""
+    empty = canonical["text"].isna() | (canonical["text"].str.strip() == "")
+    if empty.any():
+        logger.warning("Dropped %d empty or whitespace-only texts of %d", empty.sum(), len(canonical))
+    return canonical.loc[~empty].reset_index(drop=True)
+
+
+def clean_texts(canonical: pd.DataFrame, cleaning: dict[str, Any]) -> pd.DataFrame:
+    """Add ``clean_text``: the output of the same ``TextCleaner`` that inference uses."""
+    cleaner = TextCleaner(**cleaning)
+    return canonical.assign(clean_text=cleaner.transform(canonical["text"].tolist()))
+
+
+def drop_duplicate_texts(cleaned: pd.DataFrame) -> pd.DataFrame:
+    """Keep one row per cleaned text, so no text can land in two splits.
+
+    Rows from a source's official validation split win over training rows, and texts
+    that clean to nothing (a lone URL or mention) are dropped: they carry no signal.
+    """
+    empty = cleaned["clean_text"].str.strip() == ""
+    ordered = cleaned.loc[~empty].sort_values(ORIGIN_SPLIT_COLUMN, ascending=False, kind="stable")
+    deduplicated = ordered.drop_duplicates("clean_text", keep="first").sort_index()
+    logger.info(
+        "Dropped %d texts that clean to nothing and %d duplicate texts; %d rows remain",
+        empty.sum(), len(ordered) - len(deduplicated), len(deduplicated),
+    )
+    return deduplicated.reset_index(drop=True)
+
+
+def split_dataset(
+    deduplicated: pd.DataFrame, split: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Stratified train / validation / test split, seeded by ``split.random_state``.
+
+    A source with an official validation split keeps it; the test split is carved from
+    the remaining rows.
+    """
+    official = deduplicated[ORIGIN_SPLIT_COLUMN] == "validation"
+    pool = deduplicated.loc[~official]
+    seed = split["random_state"]
+    rest, test = train_test_split(
+        pool, test_size=split["test_size"], stratify=pool["label"], random_state=seed
+    )
+    if official.any():
+        train, validation = rest, deduplicated.loc[official]
+    else:
+        validation_share = split["validation_size"] / (1 - split["test_size"])
+        train, validation = train_test_split(
+            rest, test_size=validation_share, stratify=rest["label"], random_state=seed
+        )
+    columns = ["text", "clean_text", "label", "source"]
+    return tuple(part[columns].reset_index(drop=True) for part in (train, validation, test))

@@ -1,0 +1,97 @@
+"""Nodes of the evaluation pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from scipy import sparse
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+    roc_curve,
+)
+
+from sentiment_mlops.prediction import predict_frame
+
+
+def predict_test_split(
+    classifier: Any, test_features: sparse.csr_matrix, test_split: pd.DataFrame
+) -> pd.DataFrame:
+    """Score the test split: the true label beside the predicted label and class scores."""
+    predictions = predict_frame(classifier, test_features)
+    return pd.concat(
+        [test_split[["text"]].assign(true_label=test_split["label"].to_numpy()), predictions],
+        axis=1,
+    )
+
+
+def _classes(test_predictions: pd.DataFrame) -> list[str]:
+    first_score = test_predictions.columns.get_loc("confidence") + 1
+    return list(test_predictions.columns[first_score:])
+
+
+def compute_metrics(test_predictions: pd.DataFrame) -> dict[str, float]:
+    """Accuracy; precision, recall, F1 per class and macro-averaged; ROC AUC per class."""
+    classes = _classes(test_predictions)
+    truth, predicted = test_predictions["true_label"], test_predictions["label"]
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        truth, predicted, labels=classes, zero_division=0
+    )
+    metrics = {
+        "accuracy": accuracy_score(truth, predicted),
+        "macro_precision": precision.mean(),
+        "macro_recall": recall.mean(),
+        "macro_f1": f1.mean(),
+    }
+    for index, name in enumerate(classes):
+        metrics[f"{name}_precision"] = precision[index]
+        metrics[f"{name}_recall"] = recall[index]
+        metrics[f"{name}_f1"] = f1[index]
+        metrics[f"{name}_roc_auc"] = roc_auc_score(truth == name, test_predictions[name])
+    metrics["macro_roc_auc"] = np.mean([metrics[f"{name}_roc_auc"] for name in classes])
+    return {name: float(value) for name, value in metrics.items()}
+
+
+def to_mlflow_metrics(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
+    """kedro-mlflow's metrics format: ``{name: {"value": v, "step": 0}}``."""
+    return {name: {"value": value, "step": 0} for name, value in metrics.items()}
+
+
+def plot_confusion_matrix(test_predictions: pd.DataFrame) -> go.Figure:
+    """Heatmap of counts, rows = true class, columns = predicted class."""
+    classes = _classes(test_predictions)
+    counts = confusion_matrix(test_predictions["true_label"], test_predictions["label"], labels=classes)
+    figure = go.Figure(
+        go.Heatmap(z=counts, x=classes, y=classes, colorscale="Blues", text=counts,
+                   texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}: %{z}<extra></extra>")
+    )
+    figure.update_layout(
+        title="Confusion matrix (test split)",
+        xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
+    )
+    return figure
+
+
+def plot_roc_curves(test_predictions: pd.DataFrame) -> go.Figure:
+    """One-vs-rest ROC curve per class, with its AUC in the legend."""
+    figure = go.Figure()
+    for name in _classes(test_predictions):
+        is_class = test_predictions["true_label"] == name
+        false_positive, true_positive, _ = roc_curve(is_class, test_predictions[name])
+        auc = roc_auc_score(is_class, test_predictions[name])
+        figure.add_trace(
+            go.Scatter(x=false_positive, y=true_positive, mode="lines", name=f"{name} (AUC {auc:.3f})")
+        )
+    figure.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash", "color": "grey"})
+    )
+    figure.update_layout(
+        title="ROC curves, one-vs-rest (test split)",
+        xaxis_title="false positive rate", yaxis_title="true positive rate",
+    )
+    return figure
