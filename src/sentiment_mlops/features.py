@@ -47,7 +47,9 @@ def build_vectorizer(config: dict[str, Any]) -> TransformerMixin:
     )
 
 
-def build_sampler(strategy: str, random_state: int | None = None) -> SMOTE | RandomUnderSampler | None:
+def build_sampler(
+    strategy: str, random_state: int | None = None
+) -> SMOTE | RandomUnderSampler | None:
     """The imbalanced-learn resampler for ``strategy`` (``None`` when it does not resample)."""
     if strategy == "smote":
         return SMOTE(random_state=random_state)

@@ -144,9 +144,6 @@ class SentimentSourceDataset(AbstractDataset[None, pd.DataFrame]):
         }
 
 
-
-
-
 def select_source_entry(entries: Mapping[str, Any], source: str) -> Mapping[str, Any]:
     """Config resolver behind ``raw_texts``: the catalog entry of ``source``, clearly refused if unknown."""
     if source not in entries:

@@ -72,7 +72,9 @@ def drop_empty_texts(canonical: pd.DataFrame) -> pd.DataFrame:
     """Drop rows whose text is missing or only whitespace, and log how many went."""
     empty = canonical["text"].isna() | (canonical["text"].str.strip() == "")
     if empty.any():
-        logger.warning("Dropped %d empty or whitespace-only texts of %d", empty.sum(), len(canonical))
+        logger.warning(
+            "Dropped %d empty or whitespace-only texts of %d", empty.sum(), len(canonical)
+        )
     return canonical.loc[~empty].reset_index(drop=True)
 
 
@@ -93,7 +95,9 @@ def drop_duplicate_texts(cleaned: pd.DataFrame) -> pd.DataFrame:
     deduplicated = ordered.drop_duplicates("clean_text", keep="first").sort_index()
     logger.info(
         "Dropped %d texts that clean to nothing and %d duplicate texts; %d rows remain",
-        empty.sum(), len(ordered) - len(deduplicated), len(deduplicated),
+        empty.sum(),
+        len(ordered) - len(deduplicated),
+        len(deduplicated),
     )
     return deduplicated.reset_index(drop=True)
 

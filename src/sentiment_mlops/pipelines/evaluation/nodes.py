@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from scipy import sparse
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -19,11 +18,12 @@ from sklearn.metrics import (
 from sentiment_mlops.prediction import predict_frame
 
 
-def predict_test_split(
-    classifier: Any, test_features: sparse.csr_matrix, test_split: pd.DataFrame
-) -> pd.DataFrame:
-    """Score the test split: the true label beside the predicted label and class scores."""
-    predictions = predict_frame(classifier, test_features)
+def predict_test_split(sentiment_model: Any, test_split: pd.DataFrame) -> pd.DataFrame:
+    """Score the raw test texts with the assembled model, as inference will.
+
+    Returns the text and its true label beside the predicted label and class scores.
+    """
+    predictions = predict_frame(sentiment_model, test_split["text"])
     return pd.concat(
         [test_split[["text"]].assign(true_label=test_split["label"].to_numpy()), predictions],
         axis=1,
@@ -65,14 +65,25 @@ def to_mlflow_metrics(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
 def plot_confusion_matrix(test_predictions: pd.DataFrame) -> go.Figure:
     """Heatmap of counts, rows = true class, columns = predicted class."""
     classes = _classes(test_predictions)
-    counts = confusion_matrix(test_predictions["true_label"], test_predictions["label"], labels=classes)
+    counts = confusion_matrix(
+        test_predictions["true_label"], test_predictions["label"], labels=classes
+    )
     figure = go.Figure(
-        go.Heatmap(z=counts, x=classes, y=classes, colorscale="Blues", text=counts,
-                   texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}: %{z}<extra></extra>")
+        go.Heatmap(
+            z=counts,
+            x=classes,
+            y=classes,
+            colorscale="Blues",
+            text=counts,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}<br>predicted %{x}: %{z}<extra></extra>",
+        )
     )
     figure.update_layout(
         title="Confusion matrix (test split)",
-        xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
+        xaxis_title="predicted",
+        yaxis_title="true",
+        yaxis_autorange="reversed",
     )
     return figure
 
@@ -85,13 +96,18 @@ def plot_roc_curves(test_predictions: pd.DataFrame) -> go.Figure:
         false_positive, true_positive, _ = roc_curve(is_class, test_predictions[name])
         auc = roc_auc_score(is_class, test_predictions[name])
         figure.add_trace(
-            go.Scatter(x=false_positive, y=true_positive, mode="lines", name=f"{name} (AUC {auc:.3f})")
+            go.Scatter(
+                x=false_positive, y=true_positive, mode="lines", name=f"{name} (AUC {auc:.3f})"
+            )
         )
     figure.add_trace(
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash", "color": "grey"})
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash", "color": "grey"}
+        )
     )
     figure.update_layout(
         title="ROC curves, one-vs-rest (test split)",
-        xaxis_title="false positive rate", yaxis_title="true positive rate",
+        xaxis_title="false positive rate",
+        yaxis_title="true positive rate",
     )
     return figure

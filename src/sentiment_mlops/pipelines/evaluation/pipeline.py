@@ -17,23 +17,34 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 predict_test_split,
-                inputs={
-                    "classifier": "classifier",
-                    "test_features": "test_features",
-                    "test_split": "test_split",
-                },
+                inputs={"sentiment_model": "sentiment_model", "test_split": "test_split"},
                 outputs="test_predictions",
                 name="predict_test_split",
             ),
-            Node(compute_metrics, inputs="test_predictions", outputs="metrics", name="compute_metrics"),
-            Node(to_mlflow_metrics, inputs="metrics", outputs="mlflow_metrics", name="log_metrics_to_mlflow"),
+            Node(
+                compute_metrics,
+                inputs="test_predictions",
+                outputs="metrics",
+                name="compute_metrics",
+            ),
+            Node(
+                to_mlflow_metrics,
+                inputs="metrics",
+                outputs="mlflow_metrics",
+                name="log_metrics_to_mlflow",
+            ),
             Node(
                 plot_confusion_matrix,
                 inputs="test_predictions",
                 outputs="confusion_matrix_plot",
                 name="plot_confusion_matrix",
             ),
-            Node(plot_roc_curves, inputs="test_predictions", outputs="roc_curves_plot", name="plot_roc_curves"),
+            Node(
+                plot_roc_curves,
+                inputs="test_predictions",
+                outputs="roc_curves_plot",
+                name="plot_roc_curves",
+            ),
         ],
         tags="evaluation",
     )

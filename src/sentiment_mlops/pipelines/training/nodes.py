@@ -9,7 +9,10 @@ from typing import Any
 import numpy as np
 from kedro.utils import load_obj
 from scipy import sparse
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, TransformerMixin
+from sklearn.pipeline import Pipeline
+
+from sentiment_mlops.text_cleaning import TextCleaner
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,25 @@ def train_model(
     estimator.fit(features, labels, sample_weight=sample_weights)
     logger.info(
         "Fitted %s on %d rows in %.1f s",
-        type(estimator).__name__, features.shape[0], time.perf_counter() - started,
+        type(estimator).__name__,
+        features.shape[0],
+        time.perf_counter() - started,
     )
     return estimator
+
+
+def assemble_sentiment_model(
+    cleaning: dict[str, Any], vectorizer: TransformerMixin, classifier: ClassifierMixin
+) -> Pipeline:
+    """One fitted object from raw text to probabilities: cleaner -> vectorizer -> classifier.
+
+    This is what evaluation, the batch inference pipeline and the API score with, so
+    they cannot drift apart. The steps are already fitted; the cleaner learns nothing.
+    """
+    return Pipeline(
+        [
+            ("cleaner", TextCleaner(**cleaning)),
+            ("vectorizer", vectorizer),
+            ("classifier", classifier),
+        ]
+    )

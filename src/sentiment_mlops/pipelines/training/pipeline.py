@@ -2,11 +2,11 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from sentiment_mlops.pipelines.training.nodes import train_model
+from sentiment_mlops.pipelines.training.nodes import assemble_sentiment_model, train_model
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Fit the configured classifier on the balanced training features."""
+    """Fit the classifier, then assemble the raw-text-to-probabilities model."""
     return Pipeline(
         [
             Node(
@@ -19,6 +19,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                 },
                 outputs="classifier",
                 name="train_model",
+            ),
+            Node(
+                assemble_sentiment_model,
+                inputs={
+                    "cleaning": "params:cleaning",
+                    "vectorizer": "vectorizer",
+                    "classifier": "classifier",
+                },
+                outputs="sentiment_model",
+                name="assemble_sentiment_model",
             ),
         ],
         tags="training",
