@@ -9,7 +9,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup setup-dev run test lint clean
+.PHONY: help setup setup-dev system-packages run test lint clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,7 +33,10 @@ setup-dev: $(VENV)/.dev-installed  ## setup, plus test, lint and data tools
 run: setup  ## Run the default pipeline (data_processing -> evaluation) on the default source
 	$(BIN)/kedro run
 
-test: setup-dev  ## Run the test suite
+system-packages:  ## Install the Debian packages the tests need (system-packages.txt)
+	scripts/install-system-packages.sh
+
+test: setup-dev system-packages  ## Run the test suite
 	$(BIN)/pytest
 
 lint: setup-dev  ## Check style with ruff
