@@ -45,7 +45,7 @@ _NON_WORD_RE = re.compile(r"[^\w]+")
 _TOKENIZER = TweetTokenizer(preserve_case=True, reduce_len=True)
 
 
-def clean_text(
+def clean_text(  # noqa: PLR0913 - one keyword per cleaning step, mirrored by TextCleaner
     text: str,
     *,
     lowercase: bool = True,
@@ -76,8 +76,8 @@ def clean_text(
     text = _IRREGULAR_NEGATION_RE.sub(lambda m: _IRREGULAR_NEGATIONS[m.group(0).lower()], text)
     text = _NT_RE.sub(" not", text)
     tokens = []
-    for token in _TOKENIZER.tokenize(text):
-        token = _NON_WORD_RE.sub("", token.lower() if lowercase else token)
+    for raw_token in _TOKENIZER.tokenize(text):
+        token = _NON_WORD_RE.sub("", raw_token.lower() if lowercase else raw_token)
         if token and not (remove_stopwords and token.lower() in STOPWORDS):
             tokens.append(token)
     return " ".join(tokens)

@@ -36,8 +36,8 @@ def read_semeval_tsv(paths: list[Path], load_args: dict[str, Any]) -> pd.DataFra
     rows = []
     for path in paths:
         with path.open(encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                line = line.rstrip("\r\n")
+            for line_number, raw_line in enumerate(handle, start=1):
+                line = raw_line.rstrip("\r\n")
                 if not line.strip():
                     continue
                 parts = line.split("\t", 2)

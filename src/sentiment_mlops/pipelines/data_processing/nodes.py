@@ -20,6 +20,15 @@ class DataValidationError(ValueError):
     """The raw data does not have the shape its source configuration promises."""
 
 
+def _label_strings(labels: pd.Series) -> pd.Series:
+    """Labels as stripped strings; integral floats (ints next to a missing value) lose their ".0"."""
+    if pd.api.types.is_float_dtype(labels):
+        present = labels.dropna()
+        if (present == present.round()).all():
+            labels = labels.astype("Int64")
+    return labels.astype("string").str.strip()
+
+
 def select_source_spec(source: str, sources: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Return the configuration of ``source``, with a clear error for an unknown name."""
     if source not in sources:
@@ -47,7 +56,7 @@ def build_canonical_table(raw: pd.DataFrame, source_spec: dict[str, Any]) -> pd.
     if raw.empty:
         raise DataValidationError(f"Dataset '{name}' is empty: no rows to train on.")
     label_map = {str(key): value for key, value in source_spec["label_map"].items()}
-    raw_labels = raw[label_column].astype("string").str.strip()
+    raw_labels = _label_strings(raw[label_column])
     labels = raw_labels.map(label_map)
     unknown = raw_labels[labels.isna()]
     if not unknown.empty:
@@ -88,7 +97,7 @@ def drop_duplicate_texts(cleaned: pd.DataFrame) -> pd.DataFrame:
     """Keep one row per cleaned text, so no text can land in two splits.
 
     Rows from a source's official validation split win over training rows, and texts
-    that clean to nothing (a lone URL or mention) are dropped: they carry no signal.
+    that clean to nothing (only punctuation, say) are dropped: they carry no signal.
     """
     empty = cleaned["clean_text"].str.strip() == ""
     ordered = cleaned.loc[~empty].sort_values(ORIGIN_SPLIT_COLUMN, ascending=False, kind="stable")

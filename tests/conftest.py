@@ -1,0 +1,61 @@
+"""Fixtures shared by the whole suite.
+
+Real data only: small fixtures are sampled at test time from the public datasets, found the
+way the project finds them (data/01_raw, then ``$SENTIMENT_DATA_MIRROR``, then the pinned
+URL; ``SENTIMENT_DATA_MIRROR=../shared/data`` in CI), never committed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kedro.config import OmegaConfigLoader
+from sklearn.model_selection import train_test_split
+
+from sentiment_mlops.datasets.raw_files import RawFile, resolve_raw_file
+from sentiment_mlops.settings import CONFIG_LOADER_ARGS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+def raw_source_files(source: str, key: str = "files") -> list[Path]:
+    """Local, verified paths of a source's raw files, as its catalog entry declares them."""
+    loader = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"),
+        runtime_params={"source": source},
+        **{**CONFIG_LOADER_ARGS, "default_run_env": "base"},
+    )
+    entry = loader["catalog"]["raw_texts"]
+    return [
+        resolve_raw_file(RawFile(**spec), PROJECT_ROOT / "data" / "01_raw") for spec in entry[key]
+    ]
+
+
+def stratified_sample(
+    frame: pd.DataFrame, label_column: str, size: int, seed: int = 0
+) -> pd.DataFrame:
+    """A class-stratified random sample of ``size`` rows, in the original column layout."""
+    sample, _ = train_test_split(
+        frame, train_size=size, stratify=frame[label_column], random_state=seed
+    )
+    return sample.sort_index()
+
+
+@pytest.fixture(scope="session")
+def airline_raw() -> pd.DataFrame:
+    """The full airline file, as the catalog's csv reader reads it."""
+    (path,) = raw_source_files("airline")
+    return pd.read_csv(path)
+
+
+@pytest.fixture(scope="session")
+def airline_sample(airline_raw: pd.DataFrame) -> pd.DataFrame:
+    """~2,000 airline tweets, stratified by label: enough to train, quick to run."""
+    return stratified_sample(airline_raw, "airline_sentiment", 2000)
