@@ -3,7 +3,6 @@ This module contains example tests for a Kedro project.
 Tests should be placed in ``src/tests``, in modules that mirror your
 project's structure, and in files named test_*.py.
 """
-
 import pytest
 from pathlib import Path
 from kedro.framework.session import KedroSession
@@ -13,11 +12,10 @@ from kedro.framework.startup import bootstrap_project
 # and should be replaced with the ones testing the project
 # functionality
 
-
 class TestKedroRun:
     def test_kedro_run_no_pipeline(self):
-        # This example test expects a pipeline run failure, since
-        # the default project template contains no pipelines.
+    # This example test expects a pipeline run failure, since
+    # the default project template contains no pipelines.
         bootstrap_project(Path.cwd())
 
         with pytest.raises(Exception) as excinfo:
