@@ -48,13 +48,18 @@ def packaged_artifact(pyfunc_model: Any) -> Any:
 
 
 def _model_card(uri: str, pyfunc_model: Any, estimator: Any, explainable: bool) -> ModelCard:
-    """Registry and run facts about the model; what MLflow cannot tell stays ``None``."""
-    client = MlflowClient()
-    name = version = run_id = None
+    """Registry and run facts about the model; what MLflow cannot tell stays ``None``.
+
+    A local model directory is described by its MLmodel file only: the service does not
+    guess which tracking server it came from.
+    """
+    name = version = None
     aliases: list[str] = []
     run_id = pyfunc_model.metadata.run_id
+    from_store = uri.startswith(("models:/", "runs:/"))
+    client = MlflowClient() if from_store else None
     match = _REGISTRY_URI_RE.match(uri)
-    if match:
+    if match and client is not None:
         name = match["name"]
         model_version = (
             client.get_model_version_by_alias(name, match["alias"])
@@ -69,7 +74,7 @@ def _model_card(uri: str, pyfunc_model: Any, estimator: Any, explainable: bool) 
     params: dict[str, str] = {}
     tags: dict[str, str] = {}
     metrics: dict[str, float] = {}
-    if run_id:
+    if run_id and client is not None:
         try:
             run = client.get_run(run_id)
             params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
