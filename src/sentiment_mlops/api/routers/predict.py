@@ -84,14 +84,18 @@ def _answers(
 
 
 @router.post("", response_model=Prediction, responses=ERRORS, summary="Score one text")
-def predict(
+async def predict(
     body: PredictRequest,
     model: ModelDep,
     settings: SettingsDep,
     metrics: MetricsDep,
     explain: ExplainQuery = False,
 ) -> Prediction:
-    """Label, calibrated confidence and a score per class for one raw text."""
+    """Label, calibrated confidence and a score per class for one raw text.
+
+    Runs on the event loop: one text takes about a millisecond, less than a hop to the
+    thread pool and back. Batches (up to a second) go to the thread pool instead.
+    """
     _check_length([body.text], settings)
     return _answers([body.text], explain, model, settings, metrics)[0]
 
