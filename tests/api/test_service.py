@@ -72,8 +72,8 @@ def test_model_card_names_data_code_and_metrics(service, trained_model):
     assert len(card["git_commit"].removesuffix("-dirty")) == 40
     assert card["classes"] == CLASSES
     assert card["calibrated"] is True and card["explainable"] is True
-    assert 0 < card["metrics"]["mlflow_metrics.macro_f1"] <= 1
-    assert 0 <= card["metrics"]["mlflow_calibration_metrics.expected_calibration_error"] < 1
+    assert 0 < card["metrics"]["test.macro_f1"] <= 1
+    assert 0 <= card["metrics"]["test.expected_calibration_error"] < 1
 
 
 def test_metrics_count_requests_and_predictions(service):

@@ -102,7 +102,11 @@ def test_mlflow_run_has_params_metrics_and_plots(default_run, sample_project):
         assert run.data.metrics[f"test.{key}"] == pytest.approx(metrics[key])
     client = mlflow.MlflowClient()
     plots = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "plots")}
-    assert plots == {"plots/confusion_matrix.json", "plots/roc_curves.json"}
+    assert plots == {
+        "plots/confusion_matrix.json",
+        "plots/roc_curves.json",
+        "plots/reliability_diagram.json",
+    }
     models = {
         artifact.path for artifact in client.list_artifacts(run.info.run_id, "model_artifacts")
     }
