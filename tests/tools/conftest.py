@@ -114,13 +114,13 @@ def _register_champion_if_missing(tracking_uri: str) -> None:
     """
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     registered = client.search_registered_models(filter_string=f"name = '{REGISTERED_MODEL}'")
-    if registered and any(
-        CHAMPION_ALIAS in model.aliases for model in registered if model.aliases
-    ):
+    if registered and any(CHAMPION_ALIAS in model.aliases for model in registered if model.aliases):
         return
     experiment = client.get_experiment_by_name(EXPERIMENT)
     run = client.search_runs([experiment.experiment_id], order_by=["start_time DESC"])[0]
-    model = pd.read_pickle(Path(client.download_artifacts(run.info.run_id, "model_artifacts/sentiment_model.pkl")))
+    model = pd.read_pickle(
+        Path(client.download_artifacts(run.info.run_id, "model_artifacts/sentiment_model.pkl"))
+    )
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     with mlflow.start_run(run_id=run.info.run_id):
@@ -164,9 +164,7 @@ def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     (project / "conf/local/catalog.yml").write_text(yaml.safe_dump(local_catalog))
     tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
     env = tool_env(project, tracking_uri)
-    subprocess.run(
-        [str(VENV_BIN / "kedro"), "run"], cwd=project, env=env, check=True, timeout=600
-    )
+    subprocess.run([str(VENV_BIN / "kedro"), "run"], cwd=project, env=env, check=True, timeout=600)
     _register_champion_if_missing(tracking_uri)
     yield {"path": project, "tracking_uri": tracking_uri, "env": env}
 

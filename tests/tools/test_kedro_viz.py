@@ -68,8 +68,9 @@ def viz_url(sample_project) -> str:
         str(VENV_BIN / "kedro"),
         *("viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(port)),
     ]
-    with serve(command, f"http://127.0.0.1:{port}/api/main", sample_project["path"],
-               sample_project["env"]) as url:
+    with serve(
+        command, f"http://127.0.0.1:{port}/api/main", sample_project["path"], sample_project["env"]
+    ) as url:
         yield url.removesuffix("/api/main")
 
 
@@ -126,7 +127,7 @@ def hide_feature_hints(browser, viz_url: str) -> None:
     """Close the "new feature" pop-up, if kedro-viz shows one, so screenshots show the graph."""
     browser.get(viz_url)
     with contextlib.suppress(TimeoutException):
-        WebDriverWait(browser, 10).until(
+        WebDriverWait(browser, 5).until(
             lambda driver: driver.find_elements(By.CSS_SELECTOR, ".feature-hints__close")
         )[0].click()
 
