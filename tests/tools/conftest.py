@@ -260,3 +260,16 @@ def texts_of(driver: webdriver.Chrome, css: str) -> list[str]:
         "return Array.from(document.querySelectorAll(arguments[0]), e => e.textContent.trim());",
         css,
     )
+
+
+@pytest.fixture(scope="session")
+def viz_build(sample_project) -> Path:
+    """``kedro viz build --include-previews`` of the trained sample project (what `make docs` uses)."""
+    subprocess.run(
+        [str(VENV_BIN / "kedro"), "viz", "build", "--include-previews"],
+        cwd=sample_project["path"],
+        env=sample_project["env"],
+        check=True,
+        timeout=300,
+    )
+    return sample_project["path"] / "build"
