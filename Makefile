@@ -9,10 +9,14 @@ export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup setup-dev system-packages run test lint clean
+.PHONY: help setup setup-dev system-packages run test lint clean viz viz-build mlflow-ui jupyter docs
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+VIZ_PORT ?= 4141
+MLFLOW_PORT ?= 5000
+JUPYTER_PORT ?= 8888
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +53,19 @@ clean:  ## Remove outputs of runs (not the raw data, not the MLflow store)
 .PHONY: serve
 serve: setup  ## Serve $SENTIMENT_MODEL_URI (default models:/sentiment@champion) on 127.0.0.1:8000
 	$(BIN)/uvicorn sentiment_mlops.api.app:app --host 127.0.0.1 --port 8000
+
+viz: setup-dev  ## Look at the pipelines in kedro-viz on http://127.0.0.1:$(VIZ_PORT)
+	$(BIN)/kedro viz run --no-browser --host 127.0.0.1 --port $(VIZ_PORT)
+
+viz-build: setup-dev  ## Static kedro-viz site with previews, in build/
+	$(BIN)/kedro viz build --include-previews
+
+mlflow-ui: setup  ## The MLflow UI on the project's store, http://127.0.0.1:$(MLFLOW_PORT)
+	$(BIN)/kedro mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+jupyter: setup-dev  ## JupyterLab with catalog, context and pipelines loaded
+	$(BIN)/kedro jupyter lab --no-browser --ip 127.0.0.1 --port $(JUPYTER_PORT) $(if $(filter 0,$(shell id -u)),--allow-root)
+
+docs: viz-build  ## Build the docs site (strict) into site/, with the static kedro-viz in site/viz/
+	rm -rf docs/viz && mv build docs/viz
+	$(BIN)/mkdocs build --strict

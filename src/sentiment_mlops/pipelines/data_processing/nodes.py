@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -14,6 +16,9 @@ from sentiment_mlops.text_cleaning import TextCleaner
 logger = logging.getLogger(__name__)
 
 CANONICAL_COLUMNS = ["text", "label", "source", ORIGIN_SPLIT_COLUMN]
+# Cleaning logs its progress in PROGRESS_STEPS steps for tables of at least this many texts.
+PROGRESS_MIN_TEXTS = 10_000
+PROGRESS_STEPS = 10
 
 
 class DataValidationError(ValueError):
@@ -88,9 +93,26 @@ def drop_empty_texts(canonical: pd.DataFrame) -> pd.DataFrame:
 
 
 def clean_texts(canonical: pd.DataFrame, cleaning: dict[str, Any]) -> pd.DataFrame:
-    """Add ``clean_text``: the output of the same ``TextCleaner`` that inference uses."""
+    """Add ``clean_text``: the output of the same ``TextCleaner`` that inference uses.
+
+    Large sources take minutes (IMDb reviews are long), so progress is logged every 10 %
+    from ``PROGRESS_MIN_TEXTS`` texts on.
+    """
     cleaner = TextCleaner(**cleaning)
-    return canonical.assign(clean_text=cleaner.transform(canonical["text"].tolist()))
+    texts = canonical["text"].tolist()
+    if len(texts) < PROGRESS_MIN_TEXTS:
+        return canonical.assign(clean_text=cleaner.transform(texts))
+    step = math.ceil(len(texts) / PROGRESS_STEPS)
+    cleaned: list[str] = []
+    for start in range(0, len(texts), step):
+        cleaned.extend(cleaner.transform(texts[start : start + step]))
+        logger.info(
+            "Cleaned %d of %d texts (%d%%)",
+            len(cleaned),
+            len(texts),
+            100 * len(cleaned) // len(texts),
+        )
+    return canonical.assign(clean_text=np.array(cleaned, dtype=object))
 
 
 def drop_duplicate_texts(cleaned: pd.DataFrame) -> pd.DataFrame:

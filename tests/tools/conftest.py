@@ -1,0 +1,275 @@
+"""A small, real copy of the project for the tools people look at (viz, MLflow UI, notebooks, docs).
+
+One session-scoped project in a temporary directory: the committed ``conf/``, ``notebooks/`` and
+``pyproject.toml``, a stratified sample of every source (read with the project's own
+``SentimentSourceDataset`` from ``$SENTIMENT_DATA_MIRROR``, never committed), a real
+``kedro run`` on it with a temporary SQLite MLflow store, and the model registered as
+``sentiment@champion`` when no pipeline has registered it yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as ChromeService
+
+from sentiment_mlops.datasets import SentimentSourceDataset
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+SAMPLE_ROWS = {"airline": 1500}  # enough for a model whose mistakes mean something
+DEFAULT_SAMPLE_ROWS = 300
+REGISTERED_MODEL = "sentiment"
+CHAMPION_ALIAS = "champion"
+EXPERIMENT = "sentiment_mlops"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def free_port() -> int:
+    """A port nobody listens on right now, below 32768.
+
+    Not the OS's port-0 pick: that comes from the ephemeral range (up to 60999) and
+    kedro-viz refuses any port above 49151.
+    """
+    for port in random.Random().sample(range(20000, 32768), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("No free TCP port between 20000 and 32767 on 127.0.0.1")
+
+
+def tool_env(project: Path, tracking_uri: str) -> dict[str, str]:
+    """Environment for a CLI run inside the sample project: no telemetry, the temp MLflow store."""
+    env = dict(os.environ)
+    env.update(
+        KEDRO_DISABLE_TELEMETRY="true",
+        DO_NOT_TRACK="true",
+        MLFLOW_TRACKING_URI=tracking_uri,
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        # Jupyter keeps kernel specs and runtime files per user: keep them inside the sample.
+        JUPYTER_DATA_DIR=str(project / ".jupyter-data"),
+        JUPYTER_RUNTIME_DIR=str(project / ".jupyter-runtime"),
+        IPYTHONDIR=str(project / ".ipython"),
+    )
+    return env
+
+
+def _stratified_sample(frame: pd.DataFrame, label_column: str, rows: int) -> pd.DataFrame:
+    share = min(1.0, rows / len(frame))
+    return frame.groupby(label_column, group_keys=False).sample(frac=share, random_state=0)
+
+
+def _write_source_samples(project: Path) -> dict[str, dict]:
+    """Sample every source into data/01_raw/samples/<name>.csv; return the catalog entries."""
+    catalog = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog.yml").read_text())
+    parameters = yaml.safe_load(
+        (PROJECT_ROOT / "conf/base/parameters_data_processing.yml").read_text()
+    )
+    samples_dir = project / "data/01_raw/samples"
+    samples_dir.mkdir(parents=True)
+    entries = {}
+    for name, entry in catalog["_raw_sources"].items():
+        options = {key: value for key, value in entry.items() if key not in ("type", "metadata")}
+        raw = SentimentSourceDataset(**options, raw_dir=str(project / "data/01_raw")).load()
+        label_column = parameters["sources"][name]["label_column"]
+        rows = SAMPLE_ROWS.get(name, DEFAULT_SAMPLE_ROWS)
+        _stratified_sample(raw, label_column, rows).to_csv(samples_dir / f"{name}.csv", index=False)
+        entries[name] = {
+            "type": "sentiment_mlops.datasets.SentimentSourceDataset",
+            "reader": "csv",
+            "files": [{"path": f"samples/{name}.csv"}],
+            "metadata": entry.get("metadata"),
+        }
+    return entries
+
+
+def _register_champion_if_missing(tracking_uri: str) -> None:
+    """Register the trained model as sentiment@champion, unless a pipeline already did.
+
+    The training pipeline on this branch logs ``sentiment_model`` as a pickle artifact but
+    does not register it; the model-comparison pipeline will. Until then the fixture does
+    what that pipeline will do, with MLflow's own API, on the run that trained the model.
+    """
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    registered = client.search_registered_models(filter_string=f"name = '{REGISTERED_MODEL}'")
+    if registered and any(CHAMPION_ALIAS in model.aliases for model in registered if model.aliases):
+        return
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    run = client.search_runs([experiment.experiment_id], order_by=["start_time DESC"])[0]
+    model = pd.read_pickle(
+        Path(client.download_artifacts(run.info.run_id, "model_artifacts/sentiment_model.pkl"))
+    )
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    with mlflow.start_run(run_id=run.info.run_id):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="sentiment_model",
+            registered_model_name=REGISTERED_MODEL,
+            # skops refuses the project's own TextCleaner unless every type is listed.
+            serialization_format="cloudpickle",
+        )
+    client.set_registered_model_alias(
+        REGISTERED_MODEL, CHAMPION_ALIAS, info.registered_model_version
+    )
+
+
+@pytest.fixture(scope="session")
+def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A trained copy of the project on sampled data: ``{"path", "tracking_uri", "env"}``."""
+    if not os.environ.get("SENTIMENT_DATA_MIRROR"):
+        pytest.fail(
+            "SENTIMENT_DATA_MIRROR is not set: point it at the raw data mirror "
+            "(for example SENTIMENT_DATA_MIRROR=../shared/data), as .ci/run does."
+        )
+    project = tmp_path_factory.mktemp("sample_project")
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", project)
+    shutil.copytree(PROJECT_ROOT / "conf/base", project / "conf/base")
+    shutil.copytree(PROJECT_ROOT / "notebooks", project / "notebooks")
+    # The package is imported from the checkout (installed editable); Kedro only checks that
+    # the project's source folder exists, and refuses a symlink that leaves the project.
+    (project / "src").mkdir()
+    (project / "conf/local").mkdir()
+    for layer in sorted(p.name for p in (PROJECT_ROOT / "data").iterdir() if p.is_dir()):
+        (project / "data" / layer).mkdir(parents=True)
+    samples = _write_source_samples(project)
+    # Same selection rule as conf/base: `--params source=<name>` picks one sample.
+    local_catalog = {
+        "_samples": samples,
+        "raw_texts": "${sentiment_source:${_samples},"
+        "${runtime_params:source,${globals:default_source}}}",
+    }
+    (project / "conf/local/catalog.yml").write_text(yaml.safe_dump(local_catalog))
+    tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
+    env = tool_env(project, tracking_uri)
+    subprocess.run([str(VENV_BIN / "kedro"), "run"], cwd=project, env=env, check=True, timeout=600)
+    _register_champion_if_missing(tracking_uri)
+    yield {"path": project, "tracking_uri": tracking_uri, "env": env}
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Poll ``url`` until it answers 200; fail with the server's output if it dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            pytest.fail(f"{process.args} exited with {process.returncode}:\n{output[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {timeout} s")
+
+
+@contextlib.contextmanager
+def serve(command: list[str], url: str, cwd: Path, env: dict[str, str]) -> Iterator[str]:
+    """Run a server in its own process group until ``url`` answers; stop the whole group after.
+
+    ``kedro viz run`` and ``kedro jupyter lab`` start child processes, so stopping only the
+    parent would leave the real server listening.
+    """
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_for_http(url, process)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    """Debian's headless chromium, driven by Debian's chromedriver (no browser download)."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
+    if missing:
+        pytest.fail(
+            f"{missing} not found: install the Debian packages in system-packages.txt "
+            "(`make system-packages`)."
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # chromium refuses to run as root with its sandbox
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1600,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=ChromeService(CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def screenshot(driver: webdriver.Chrome, name: str) -> Path:
+    """Save the current page under artifacts/screenshots/ (git-ignored, kept by CI)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    assert driver.save_screenshot(str(path)), f"chromium could not write {path}"
+    return path
+
+
+def texts_of(driver: webdriver.Chrome, css: str) -> list[str]:
+    """Text of every element matching ``css`` (textContent, so SVG and off-screen text count)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), e => e.textContent.trim());",
+        css,
+    )
+
+
+@pytest.fixture(scope="session")
+def viz_build(sample_project) -> Path:
+    """``kedro viz build --include-previews`` of the trained sample project (what `make docs` uses)."""
+    subprocess.run(
+        [str(VENV_BIN / "kedro"), "viz", "build", "--include-previews"],
+        cwd=sample_project["path"],
+        env=sample_project["env"],
+        check=True,
+        timeout=300,
+    )
+    return sample_project["path"] / "build"

@@ -1,0 +1,141 @@
+"""``kedro viz run`` on the trained sample project, looked at in a real browser.
+
+The expected node, dataset and layer names come from the project's pipeline registry and
+catalog, so every pipeline registered later is checked without touching this test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from kedro.framework.project import pipelines as registered_pipelines
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.tools.conftest import VENV_BIN, free_port, screenshot, serve, texts_of
+
+pytestmark = pytest.mark.integration
+
+PLOTS = ("confusion_matrix_plot", "roc_curves_plot")
+# Kedro's data engineering convention, the order the layers must be drawn in.
+LAYER_ORDER = [
+    "raw",
+    "intermediate",
+    "primary",
+    "feature",
+    "model_input",
+    "models",
+    "model_output",
+    "reporting",
+]
+
+
+def _expected_graph(project) -> dict[str, dict[str, set[str]]]:
+    """Per registered pipeline: its node names, dataset names (no parameters) and layers."""
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project) as session:
+        catalog = session.load_context().catalog
+    expected = {}
+    for name, pipeline in registered_pipelines.items():
+        datasets = {
+            dataset
+            for dataset in pipeline.datasets()
+            if dataset != "parameters" and not dataset.startswith("params:")
+        }
+        layers = set()
+        for dataset in datasets:
+            metadata = getattr(catalog.get(dataset), "metadata", None) or {}
+            layer = metadata.get("kedro-viz", {}).get("layer")
+            if layer:
+                layers.add(layer)
+        expected[name] = {
+            "nodes": {node.name for node in pipeline.nodes},
+            "datasets": datasets,
+            "layers": layers,
+        }
+    return expected
+
+
+@pytest.fixture(scope="module")
+def viz_url(sample_project) -> str:
+    port = free_port()
+    command = [
+        str(VENV_BIN / "kedro"),
+        *("viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(port)),
+    ]
+    with serve(
+        command, f"http://127.0.0.1:{port}/api/main", sample_project["path"], sample_project["env"]
+    ) as url:
+        yield url.removesuffix("/api/main")
+
+
+def test_viz_shows_every_pipeline_with_its_names_and_layers(sample_project, viz_url, browser):
+    expected = _expected_graph(sample_project["path"])
+    hide_feature_hints(browser, viz_url)
+    assert {"data_processing", "feature_engineering", "training", "evaluation"} <= set(expected)
+    for name, graph in expected.items():
+        browser.get(f"{viz_url}/?pid={name}")
+
+        def missing(driver, graph=graph) -> dict[str, set[str]]:
+            shown = set(texts_of(driver, ".pipeline-node__text"))
+            layers = set(texts_of(driver, ".pipeline-layer-name"))
+            return {
+                "nodes": graph["nodes"] - shown,
+                "datasets": graph["datasets"] - shown,
+                "layers": graph["layers"] - layers,
+            }
+
+        try:
+            WebDriverWait(browser, 60).until(lambda driver: not any(missing(driver).values()))
+        except TimeoutException:
+            screenshot(browser, f"kedro-viz-{name}-failed")
+            pytest.fail(f"kedro viz did not render, for pipeline '{name}': {missing(browser)}")
+        drawn = [layer for layer in texts_of(browser, ".pipeline-layer-name") if layer]
+        assert drawn == sorted(drawn, key=LAYER_ORDER.index), f"'{name}' layers out of order"
+        screenshot(browser, "kedro-viz" if name == "__default__" else f"kedro-viz-{name}")
+
+
+@pytest.mark.parametrize("plot", PLOTS)
+def test_viz_previews_the_evaluation_plots(sample_project, viz_url, browser, plot):
+    hide_feature_hints(browser, viz_url)
+    browser.get(f"{viz_url}/?pid=evaluation")
+
+    def click_node_and_find_preview(driver):
+        # The graph re-renders while it lays out, so find and click the node on every try.
+        driver.execute_script(
+            """
+            const node = Array.from(document.querySelectorAll('.pipeline-node'))
+              .find(n => n.textContent.trim() === arguments[0]);
+            if (node) node.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+            """,
+            plot,
+        )
+        return driver.find_elements(By.CSS_SELECTOR, ".pipeline-metadata .js-plotly-plot")
+
+    try:
+        WebDriverWait(browser, 60, poll_frequency=1).until(click_node_and_find_preview)
+    finally:
+        screenshot(browser, f"kedro-viz-preview-{plot}")
+
+
+def hide_feature_hints(browser, viz_url: str) -> None:
+    """Close the "new feature" pop-up, if kedro-viz shows one, so screenshots show the graph."""
+    browser.get(viz_url)
+    with contextlib.suppress(TimeoutException):
+        WebDriverWait(browser, 5).until(
+            lambda driver: driver.find_elements(By.CSS_SELECTOR, ".feature-hints__close")
+        )[0].click()
+
+
+def test_viz_build_writes_a_static_site_with_previews(viz_build):
+    assert (viz_build / "index.html").is_file()
+    main = (viz_build / "api/main").read_text()
+    for plot in PLOTS:
+        assert plot in main
+    # --include-previews: the plot's node page carries the plotly figure.
+    previews = [path.read_text() for path in (viz_build / "api/nodes").iterdir()]
+    assert sum('"plot"' in text or "Confusion matrix" in text for text in previews) >= len(PLOTS)
