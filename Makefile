@@ -9,7 +9,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup setup-dev system-packages run test lint clean
+.PHONY: help setup setup-dev system-packages run test lint clean upload-raw
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,3 +45,6 @@ lint: setup-dev  ## Check style with ruff
 
 clean:  ## Remove outputs of runs (not the raw data, not the MLflow store)
 	find data -mindepth 2 -not -path 'data/01_raw/*' -not -name .gitkeep -type f -delete
+
+upload-raw: setup  ## Copy a source's raw files to the aws environment's bucket (SOURCE=airline)
+	$(BIN)/python -m sentiment_mlops.datasets.upload_raw --source $(or $(SOURCE),airline) --env aws
