@@ -26,9 +26,9 @@ import s3fs
 HERE = Path(__file__).parent
 PROJECT_ROOT = HERE.parents[2]
 CEPH_TOOLS = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "ceph-authtool", "monmaptool")
-# Kept small so a fault shows up in seconds rather than after minutes of retries.
 # The real source used by the S3 runs: 3 000 sentences, its true files, small enough for CI.
 SOURCE = "uci"
+# Kept small so a fault shows up in seconds rather than after minutes of retries.
 BOUNDED_RETRIES = {"AWS_MAX_ATTEMPTS": "2", "AWS_RETRY_MODE": "standard"}
 
 

@@ -143,9 +143,13 @@ def test_mlflow_server_tracks_metrics_and_stores_artifacts_in_s3(
     local_run: LocalRun, mlflow_server: MlflowServer, s3_server: S3Server, tmp_path: Path
 ) -> None:
     client = MlflowClient(mlflow_server.uri)
-    logged = client.get_run(local_run.run_id).data.metrics
+    run = client.get_run(local_run.run_id)
+    logged = run.data.metrics
     expected = json.loads((local_run.path / "data/08_reporting/metrics.json").read_text())
     # kedro-mlflow prefixes each metric with the name of its dataset
+    assert "mlflow_metrics.macro_f1" in logged, (
+        f"run {run.info.run_id} ({run.info.run_name}, {run.info.status}) logged {sorted(logged)}"
+    )
     assert logged["mlflow_metrics.macro_f1"] == pytest.approx(expected["macro_f1"])
     in_bucket = s3_server.filesystem().find(f"{mlflow_server.artifacts_bucket}/artifacts")
     assert any(path.endswith("model_artifacts/sentiment_model.pkl") for path in in_bucket)
