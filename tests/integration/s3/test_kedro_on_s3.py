@@ -16,6 +16,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 from sentiment_mlops.prediction import predict_frame
@@ -146,11 +147,13 @@ def test_mlflow_server_tracks_metrics_and_stores_artifacts_in_s3(
     run = client.get_run(local_run.run_id)
     logged = run.data.metrics
     expected = json.loads((local_run.path / "data/08_reporting/metrics.json").read_text())
-    # kedro-mlflow prefixes each metric with the name of its dataset
-    assert "mlflow_metrics.macro_f1" in logged, (
+    # kedro-mlflow prefixes each metric with the dataset's `prefix` (default: its name)
+    catalog = yaml.safe_load((local_run.path / "conf/base/catalog.yml").read_text())
+    key = f"{catalog['mlflow_metrics'].get('prefix', 'mlflow_metrics')}.macro_f1"
+    assert key in logged, (
         f"run {run.info.run_id} ({run.info.run_name}, {run.info.status}) logged {sorted(logged)}"
     )
-    assert logged["mlflow_metrics.macro_f1"] == pytest.approx(expected["macro_f1"])
+    assert logged[key] == pytest.approx(expected["macro_f1"])
     in_bucket = s3_server.filesystem().find(f"{mlflow_server.artifacts_bucket}/artifacts")
     assert any(path.endswith("model_artifacts/sentiment_model.pkl") for path in in_bucket)
     downloaded = mlflow.artifacts.download_artifacts(
