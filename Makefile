@@ -9,7 +9,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup setup-dev system-packages run test lint clean viz viz-build mlflow-ui jupyter docs
+.PHONY: help setup setup-dev system-packages run test lint clean upload-raw viz viz-build mlflow-ui jupyter docs
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,3 +69,6 @@ jupyter: setup-dev  ## JupyterLab with catalog, context and pipelines loaded
 docs: viz-build  ## Build the docs site (strict) into site/, with the static kedro-viz in site/viz/
 	rm -rf docs/viz && mv build docs/viz
 	$(BIN)/mkdocs build --strict
+
+upload-raw: setup  ## Copy a source's raw files to the aws environment's bucket (SOURCE=airline)
+	$(BIN)/python -m sentiment_mlops.datasets.upload_raw --source $(or $(SOURCE),airline) --env aws

@@ -6,6 +6,10 @@ The order is the one documented in the README:
 2. ``$SENTIMENT_DATA_MIRROR/<path>``, a directory laid out like ``shared/data``;
 3. the public URL pinned to a commit, downloaded into ``data/01_raw/<path>``.
 
+When the raw directory is a URL (``s3://bucket/prefix/01_raw`` in the ``aws`` environment), the
+file must be there: it is copied, read-only, into a temporary directory the caller owns and
+deleted with it, so nothing lands in the project (see ``fetch_remote_raw_file``).
+
 Every file found is checked against its sha256, so a truncated download, an edited copy
 or the wrong file fails loudly instead of training on something else.
 """
@@ -20,6 +24,8 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import fsspec
 
 logger = logging.getLogger(__name__)
 
@@ -121,3 +127,37 @@ def resolve_raw_file(raw_file: RawFile, raw_dir: str | Path, mirror: str | None 
         f"Put the file under {raw_dir}/, or set {MIRROR_ENV_VAR} to a directory laid out "
         "like shared/data (for example SENTIMENT_DATA_MIRROR=../shared/data)."
     )
+
+
+def is_remote(raw_dir: str | Path) -> bool:
+    """True when ``raw_dir`` is a URL (``s3://...``) rather than a local directory."""
+    return "://" in str(raw_dir)
+
+
+def fetch_remote_raw_file(raw_file: RawFile, raw_dir: str, destination: str | Path) -> Path:
+    """Copy ``raw_dir/<path>`` (any fsspec URL) into ``destination`` and verify its sha256.
+
+    The remote copy is only read. No mirror or public URL fallback: in a remote setup the
+    bucket is the source of truth, and a missing object is an error to fix there.
+
+    Raises:
+        RawDataError: naming the URL and the cause (missing object, endpoint down, refused
+            credentials...), or a checksum mismatch.
+    """
+    url = f"{str(raw_dir).rstrip('/')}/{raw_file.path}"
+    local = Path(destination) / raw_file.path
+    local.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        filesystem, remote_path = fsspec.core.url_to_fs(url)
+        filesystem.get_file(remote_path, str(local))
+    except FileNotFoundError as error:
+        raise RawDataError(
+            f"Raw data file {url} not found ({error}). Upload the raw data first: "
+            "`make upload-raw` (or `dvc pull` then the same), see the README."
+        ) from error
+    except Exception as error:  # botocore/aiohttp raise many types; all mean "could not read"
+        raise RawDataError(
+            f"Could not read raw data file {url}: {type(error).__name__}: {error}. "
+            "Check AWS_ENDPOINT_URL, the credentials in the environment and the bucket name."
+        ) from error
+    return _verify(local, raw_file.sha256)

@@ -11,6 +11,7 @@ The dataset is read-only: raw data is never written by a pipeline.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,12 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
-from sentiment_mlops.datasets.raw_files import RawFile, resolve_raw_file
+from sentiment_mlops.datasets.raw_files import (
+    RawFile,
+    fetch_remote_raw_file,
+    is_remote,
+    resolve_raw_file,
+)
 
 ORIGIN_SPLIT_COLUMN = "origin_split"
 # The SemEval 2013 files keep JSON escapes such as "\\u2019" and "\\u002c" literally.
@@ -77,6 +83,9 @@ READERS: dict[str, Callable[[list[Path], dict[str, Any]], pd.DataFrame]] = {
 class SentimentSourceDataset(AbstractDataset[None, pd.DataFrame]):
     """Loads a sentiment source from ``data/01_raw``, a mirror, or its pinned public URL.
 
+    ``raw_dir`` may also be a URL such as ``s3://bucket/prefix/01_raw``: the files are then
+    read from there only (still checked against their sha256).
+
     Example catalog entry::
 
         raw_airline:
@@ -117,8 +126,14 @@ class SentimentSourceDataset(AbstractDataset[None, pd.DataFrame]):
         self.metadata = metadata
 
     def _read(self, reader: str, files: list[RawFile]) -> pd.DataFrame:
+        load_args = self._load_args if reader == self._reader else {}
+        if is_remote(self._raw_dir):
+            # Remote raw data (s3://...) is copied to a temporary directory only for parsing.
+            with tempfile.TemporaryDirectory(prefix="sentiment-raw-") as tmp:
+                paths = [fetch_remote_raw_file(raw, self._raw_dir, tmp) for raw in files]
+                return READERS[reader](paths, load_args)
         paths = [resolve_raw_file(raw_file, self._raw_dir) for raw_file in files]
-        return READERS[reader](paths, self._load_args if reader == self._reader else {})
+        return READERS[reader](paths, load_args)
 
     def load(self) -> pd.DataFrame:
         """Resolve, verify and parse every file; validation rows are marked as such."""

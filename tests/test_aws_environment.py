@@ -1,0 +1,82 @@
+"""The ``aws`` Kedro environment puts every file-backed dataset of ``conf/base`` on S3.
+
+Reads the configuration only (no S3 server). New datasets added to conf/base/catalog.yml
+without an override in conf/aws/catalog.yml make ``test_every_file_dataset_is_on_s3`` fail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kedro.framework.project import settings
+from kedro.framework.startup import bootstrap_project
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ["airline", "semeval", "imdb", "amazon_alexa", "uci"]
+VERSIONED = ["vectorizer", "classifier", "sentiment_model", "metrics", "{plot}_plot"]
+
+
+def catalog_config(env: str, source: str = "airline") -> dict[str, Any]:
+    """The resolved catalog configuration of ``env`` (base merged with it)."""
+    bootstrap_project(PROJECT_ROOT)
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(PROJECT_ROOT / settings.CONF_SOURCE),
+        env=env,
+        runtime_params={"source": source},
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    return loader["catalog"]
+
+
+def file_locations(entry: Any) -> list[str]:
+    """Every ``filepath``/``path``/``raw_dir`` inside a catalog entry (wrappers included)."""
+    if not isinstance(entry, dict):
+        return []
+    found = [str(v) for k, v in entry.items() if k in {"filepath", "path", "raw_dir"}]
+    for value in entry.values():
+        found += file_locations(value)
+    return found
+
+
+@pytest.fixture
+def aws_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTIMENT_S3_BUCKET", "a-bucket")
+    monkeypatch.setenv("SENTIMENT_S3_PREFIX", "a/prefix")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_file_dataset_is_on_s3(aws_settings: None, source: str) -> None:
+    base = catalog_config("base", source)
+    aws = catalog_config("aws", source)
+    file_backed = [name for name, entry in base.items() if file_locations(entry)]
+    assert "raw_texts" in file_backed and "metrics" in file_backed  # the check sees both kinds
+    not_on_s3 = {
+        name: file_locations(aws.get(name))
+        for name in file_backed
+        if not file_locations(aws.get(name))
+        or not all(loc.startswith("s3://a-bucket/a/prefix/") for loc in file_locations(aws[name]))
+    }
+    assert not not_on_s3, (
+        f"These conf/base datasets have no s3:// override in conf/aws/catalog.yml: {not_on_s3}"
+    )
+
+
+def test_models_and_metrics_are_versioned_on_s3(aws_settings: None) -> None:
+    aws = catalog_config("aws")
+    assert {name: aws[name].get("versioned") for name in VERSIONED} == dict.fromkeys(
+        VERSIONED, True
+    )
+
+
+def test_aws_environment_holds_no_credentials() -> None:
+    text = "\n".join(p.read_text() for p in (PROJECT_ROOT / "conf" / "aws").iterdir())
+    for word in ("key:", "secret:", "token:", "password"):
+        assert word not in text.lower()
+
+
+def test_missing_bucket_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SENTIMENT_S3_BUCKET", raising=False)
+    with pytest.raises(Exception, match="SENTIMENT_S3_BUCKET"):
+        catalog_config("aws")
