@@ -12,6 +12,11 @@ import mlflow  # noqa: E402 - after the offline switches on purpose
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+
+from sentiment_mlops.models import TransformerFineTuneClassifier  # noqa: E402
+from sentiment_mlops.text_cleaning import TextCleaner  # noqa: E402
+from tests.models.helpers import SMALL, small_model  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +44,28 @@ def tracking_uri(tmp_path, monkeypatch) -> str:
     mlflow.set_tracking_uri(uri)
     yield uri
     mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="session")
+def fitted_networks(airline_texts) -> dict[str, Pipeline]:
+    """Each network fitted once on the training tweets, shared by the tests that read it."""
+    return {
+        name: small_model(name, learning_rate=3e-3).fit(
+            airline_texts["train_text"], airline_texts["train_label"]
+        )
+        for name in sorted(SMALL)
+    }
+
+
+TINY = {"vocab_size": 2000, "max_length": 48, "batch_size": 32, "learning_rate": 2e-3}
+
+
+@pytest.fixture(scope="session")
+def fine_tuned(airline_texts) -> Pipeline:
+    model = Pipeline(
+        [
+            ("cleaner", TextCleaner()),
+            ("classifier", TransformerFineTuneClassifier(max_epochs=3, verbose=False, **TINY)),
+        ]
+    )
+    return model.fit(airline_texts["train_text"], airline_texts["train_label"])

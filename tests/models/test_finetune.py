@@ -6,25 +6,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import f1_score
-from sklearn.pipeline import Pipeline
 
 from sentiment_mlops.models import TransformerFineTuneClassifier
 from sentiment_mlops.models.finetune import TINY_BERT_CONFIG
 from sentiment_mlops.text_cleaning import TextCleaner
-from tests.models.helpers import majority_macro_f1, probabilities_from_fresh_process
-
-TINY = {"vocab_size": 2000, "max_length": 48, "batch_size": 32, "learning_rate": 2e-3}
-
-
-@pytest.fixture(scope="module")
-def fine_tuned(airline_texts) -> Pipeline:
-    model = Pipeline(
-        [
-            ("cleaner", TextCleaner()),
-            ("classifier", TransformerFineTuneClassifier(max_epochs=3, verbose=False, **TINY)),
-        ]
-    )
-    return model.fit(airline_texts["train_text"], airline_texts["train_label"])
+from tests.models.helpers import majority_macro_f1
 
 
 def test_tiny_random_model_trains_and_beats_the_majority_class(fine_tuned, airline_texts):
@@ -35,15 +21,6 @@ def test_tiny_random_model_trains_and_beats_the_majority_class(fine_tuned, airli
     predicted = fine_tuned.predict(airline_texts["test_text"])
     macro_f1 = f1_score(airline_texts["test_label"], predicted, average="macro")
     assert macro_f1 > majority_macro_f1(airline_texts["train_label"], airline_texts["test_label"])
-
-
-@pytest.mark.integration
-def test_fine_tuned_model_round_trips_through_mlflow(
-    fine_tuned, airline_texts, tmp_path, tracking_uri
-):
-    texts = airline_texts["test_text"][:50]
-    loaded = probabilities_from_fresh_process(fine_tuned, texts, tmp_path, tracking_uri)
-    np.testing.assert_array_equal(loaded, fine_tuned.predict_proba(texts))
 
 
 def test_named_model_loads_pretrained_weights_and_tokenizer(fine_tuned, airline_texts, tmp_path):

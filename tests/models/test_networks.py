@@ -16,32 +16,14 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score, make_scorer
 from sklearn.model_selection import GridSearchCV, train_test_split
-from sklearn.pipeline import Pipeline
 
-from sentiment_mlops.models import BiLSTMClassifier, TransformerEncoderClassifier
-from sentiment_mlops.text_cleaning import TextCleaner
-from tests.models.helpers import majority_macro_f1, probabilities_from_fresh_process
-
-SMALL = {
-    "bilstm": (BiLSTMClassifier, {"embedding_dim": 48, "hidden_size": 48}),
-    "transformer": (
-        TransformerEncoderClassifier,
-        {"d_model": 48, "nhead": 2, "num_layers": 1, "dim_feedforward": 96, "vocab_size": 3000},
-    ),
-}
+from sentiment_mlops.models import BiLSTMClassifier
+from tests.models.helpers import SMALL, majority_macro_f1, small_model
 
 
-def small_model(name: str, **params) -> Pipeline:
-    """The raw-text contract: cleaner -> network, with test-sized settings."""
-    estimator, shape = SMALL[name]
-    options = {"max_epochs": 3, "batch_size": 32, "verbose": False, **shape, **params}
-    return Pipeline([("cleaner", TextCleaner()), ("classifier", estimator(**options))])
-
-
-@pytest.fixture(scope="module", params=sorted(SMALL))
-def fitted(request, airline_texts) -> Pipeline:
-    model = small_model(request.param, learning_rate=3e-3)
-    return model.fit(airline_texts["train_text"], airline_texts["train_label"])
+@pytest.fixture(params=sorted(SMALL))
+def fitted(request, fitted_networks):
+    return fitted_networks[request.param]
 
 
 def test_beats_the_majority_class_on_held_out_tweets(fitted, airline_texts):
@@ -85,15 +67,6 @@ def test_clone_gives_an_unfitted_copy_with_the_same_params(fitted):
         copy.predict(["late again"])
     copy.set_params(classifier__max_epochs=7)
     assert copy.named_steps["classifier"].max_epochs == 7
-
-
-@pytest.mark.integration
-def test_round_trips_through_mlflow_into_a_fresh_process(
-    fitted, airline_texts, tmp_path, tracking_uri
-):
-    texts = airline_texts["test_text"][:50]
-    loaded = probabilities_from_fresh_process(fitted, texts, tmp_path, tracking_uri)
-    np.testing.assert_array_equal(loaded, fitted.predict_proba(texts))
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
