@@ -48,11 +48,17 @@ def load_splits(source: str) -> dict[str, pd.DataFrame]:
         return {name: catalog.load(f"{name}_split") for name in ("train", "validation", "test")}
 
 
-def fit_and_score(
-    name: str, source: str, fit: pd.DataFrame, score: pd.DataFrame, max_epochs: int
+def fit_and_score(  # noqa: PLR0913
+    name: str,
+    source: str,
+    fit: pd.DataFrame,
+    score: pd.DataFrame,
+    *,
+    max_epochs: int,
+    params: dict[str, Any],
 ) -> dict[str, Any]:
     """Fit ``Pipeline(TextCleaner, <name>)`` on raw texts and score it."""
-    options = {"max_epochs": max_epochs}
+    options = {"max_epochs": max_epochs, **params}
     if source in MAX_LENGTH:
         options["max_length"] = MAX_LENGTH[source]
     model = Pipeline([("cleaner", TextCleaner()), ("classifier", MODELS[name](**options))])
@@ -86,6 +92,10 @@ def main() -> None:
     parser.add_argument("--sources", default="airline")
     parser.add_argument("--models", default="bilstm,transformer")
     parser.add_argument("--max-epochs", type=int, default=10)
+    parser.add_argument(
+        "--params", default="{}", help='JSON params for every model, e.g. {"tokenizer": "bpe"}'
+    )
+    parser.add_argument("--tag", default="", help="suffix of the results file name")
     args = parser.parse_args()
     # The pipeline's kedro-mlflow hooks log a run; keep it out of the project's store.
     os.environ.setdefault(
@@ -100,12 +110,14 @@ def main() -> None:
         else:
             fit, score = pd.concat([splits["train"], splits["validation"]]), splits["test"]
         results = [
-            fit_and_score(name, source, fit, score, args.max_epochs)
+            fit_and_score(
+                name, source, fit, score, max_epochs=args.max_epochs, params=json.loads(args.params)
+            )
             for name in args.models.split(",")
         ]
         RESULTS.mkdir(parents=True, exist_ok=True)
         meta = {"device": device, "machine": platform.machine(), "torch": torch.__version__}
-        (RESULTS / f"deep_{source}.json").write_text(
+        (RESULTS / f"deep_{source}{args.tag}.json").write_text(
             json.dumps({"meta": meta, "results": results}, indent=2)
         )
         rows.extend(results)

@@ -19,11 +19,9 @@ from sentiment_mlops.models.tokenization import PAD_TOKEN, train_tokenizer
 class _TrainedTokenizerMixin:
     """``_fit_tokenizer`` / ``_encode`` over a ``tokenizers`` vocabulary learned in ``fit``."""
 
-    _tokenizer_kind = "word"
-
     def _fit_tokenizer(self, texts: Sequence[str]) -> None:
         self.tokenizer_ = train_tokenizer(
-            texts, self._tokenizer_kind, self.vocab_size, self.min_frequency
+            texts, self.tokenizer, self.vocab_size, self.min_frequency
         )
         self.pad_id_ = self.tokenizer_.token_to_id(PAD_TOKEN)
 
@@ -116,13 +114,13 @@ class TransformerNet(nn.Module):
 class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
     """BiLSTM text classifier with a word vocabulary learned from the training texts.
 
-    ``vocab_size`` / ``min_frequency`` bound the vocabulary (rarer words become ``[UNK]``);
+    ``tokenizer`` is ``word`` (whole words; rarer than ``min_frequency`` become ``[UNK]``) or
+    ``bpe`` (subwords, so misspellings share pieces); ``vocab_size`` bounds the vocabulary;
     ``pooling`` is ``max_mean`` (max and mean of the BiLSTM states), ``max`` or ``mean``.
     See :class:`~sentiment_mlops.models.base.TorchTextClassifier` for the training parameters.
     """
 
     _log_name = "bilstm"
-    _tokenizer_kind = "word"
 
     def __init__(  # noqa: PLR0913 - scikit-learn estimators list their parameters
         self,
@@ -132,6 +130,7 @@ class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         num_layers: int = 1,
         dropout: float = 0.4,
         pooling: str = "max_mean",
+        tokenizer: str = "word",
         vocab_size: int = 20000,
         min_frequency: int = 2,
         max_length: int = 64,
@@ -153,6 +152,7 @@ class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         self.num_layers = num_layers
         self.dropout = dropout
         self.pooling = pooling
+        self.tokenizer = tokenizer
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
         self.max_length = max_length
@@ -186,12 +186,11 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
     """Small Transformer encoder trained from scratch on a BPE vocabulary of the training texts.
 
     ``d_model``, ``nhead``, ``num_layers``, ``dim_feedforward`` shape the encoder; ``pooling``
-    is ``mean``, ``max`` or ``max_mean``. See
+    is ``mean``, ``max`` or ``max_mean``; ``tokenizer`` is ``bpe`` (default) or ``word``. See
     :class:`~sentiment_mlops.models.base.TorchTextClassifier` for the training parameters.
     """
 
     _log_name = "transformer"
-    _tokenizer_kind = "bpe"
 
     def __init__(  # noqa: PLR0913 - scikit-learn estimators list their parameters
         self,
@@ -202,6 +201,7 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         dim_feedforward: int = 256,
         dropout: float = 0.2,
         pooling: str = "mean",
+        tokenizer: str = "bpe",
         vocab_size: int = 8000,
         min_frequency: int = 2,
         max_length: int = 64,
@@ -224,6 +224,7 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         self.dim_feedforward = dim_feedforward
         self.dropout = dropout
         self.pooling = pooling
+        self.tokenizer = tokenizer
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
         self.max_length = max_length
