@@ -101,7 +101,7 @@ def main() -> None:
     os.environ.setdefault(
         "MLFLOW_TRACKING_URI", f"sqlite:///{tempfile.mkdtemp(prefix='deep-bench-')}/mlflow.db"
     )
-    device = "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
+    device = "cuda" if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"
     rows = []
     for source in args.sources.split(","):
         splits = load_splits(source)

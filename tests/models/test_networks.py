@@ -12,12 +12,14 @@ import mlflow
 import numpy as np
 import pytest
 import torch
+from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score, make_scorer
 from sklearn.model_selection import GridSearchCV, train_test_split
 
 from sentiment_mlops.models import BiLSTMClassifier
+from sentiment_mlops.text_cleaning import TextCleaner
 from tests.models.helpers import SMALL, majority_macro_f1, small_model
 
 
@@ -102,15 +104,27 @@ def test_stops_early_when_validation_does_not_improve(airline_texts):
     assert (network.n_epochs_, network.best_epoch_) == (2, 1)
 
 
-def test_grid_search_tunes_the_whole_raw_text_pipeline(airline_texts):
+def test_grid_search_tunes_the_comparison_shaped_pipeline(airline_texts):
+    """The comparison's imblearn Pipeline(cleaner, vectorizer, sampler, classifier) holds a
+    network once vectorizer and sampler are "passthrough": the network reads the cleaned text."""
     texts, labels = airline_texts["train_text"][:300], airline_texts["train_label"][:300]
+    network = small_model("bilstm", max_epochs=1).named_steps["classifier"]
+    pipeline = ImbPipeline(
+        [
+            ("cleaner", TextCleaner()),
+            ("vectorizer", "passthrough"),
+            ("sampler", "passthrough"),
+            ("classifier", network),
+        ]
+    )
     search = GridSearchCV(
-        small_model("bilstm", max_epochs=1),
+        pipeline,
         {"classifier__hidden_size": [16, 32]},
         cv=2,
         scoring=make_scorer(f1_score, average="macro"),
     ).fit(texts, labels)
     assert search.best_params_["classifier__hidden_size"] in (16, 32)
+    assert len(search.cv_results_["mean_test_score"]) == 2
     assert search.predict_proba(texts[:5]).shape == (5, 3)
 
 
