@@ -137,6 +137,17 @@ def test_balanced_class_weights_are_inverse_class_frequencies():
     np.testing.assert_allclose(network._loss_weights(np.array([0, 1, 2])), [1.0, 3.0, 1.0])
 
 
+def test_integer_labels_come_back_as_integers(airline_texts):
+    texts = airline_texts["train_text"][:120]
+    labels = [
+        ["negative", "neutral", "positive"].index(label)
+        for label in airline_texts["train_label"][:120]
+    ]
+    model = small_model("bilstm", max_epochs=1).fit(texts, labels)
+    assert model.named_steps["classifier"].classes_.tolist() == [0, 1, 2]
+    assert set(model.predict(texts[:10]).tolist()) <= {0, 1, 2}
+
+
 def test_bad_input_says_what_is_wrong():
     network = BiLSTMClassifier(verbose=False)
     with pytest.raises(TypeError, match=r"X\[1\] is float .*not a str"):

@@ -146,12 +146,12 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
         active MLflow run, if any, with the epoch as step.
         """
         texts = as_texts(X)
-        labels = np.asarray(list(y), dtype=object)
+        labels = np.asarray(list(y))  # keeps the labels' type: predict returns the same kind
         if len(labels) != len(texts):
             raise ValueError(f"X has {len(texts)} texts but y has {len(labels)} labels.")
         if not texts:
             raise ValueError("Cannot fit on zero texts.")
-        self.classes_, targets = np.unique(labels.astype(str), return_inverse=True)
+        self.classes_, targets = np.unique(labels, return_inverse=True)
         if len(self.classes_) < 2:  # noqa: PLR2004
             raise ValueError(f"y has only one class ({self.classes_.tolist()}); need at least two.")
         seed = (
