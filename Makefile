@@ -26,8 +26,10 @@ $(VENV)/.runtime-installed: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt -e .
 	touch $@
 
+# Dev tools, plus the deep extra (torch CPU, tokenizers, transformers) so CI runs the model tests.
 $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -e '.[deep]'
 	touch $@
 
 setup: $(VENV)/.runtime-installed  ## Create .venv and install the pinned stack and the package

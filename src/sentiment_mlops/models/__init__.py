@@ -1,0 +1,39 @@
+"""PyTorch text classifiers written as scikit-learn estimators (the optional ``deep`` extra).
+
+They take texts, not a feature matrix: in a pipeline they replace vectorizer + classifier,
+``Pipeline([("cleaner", TextCleaner()), ("classifier", BiLSTMClassifier())])``.
+
+- :class:`BiLSTMClassifier`: word vocabulary from the training split -> BiLSTM -> pooling.
+- :class:`TransformerEncoderClassifier`: a BPE tokenizer trained on the training split -> a
+  small Transformer encoder trained from scratch.
+- :class:`TransformerFineTuneClassifier`: fine-tunes a pretrained Hugging Face model
+  (``model_name``), or a randomly initialised one built from ``model_config``.
+
+Classes are imported lazily, so ``sentiment_mlops.models.networks`` does not pay for
+importing ``transformers``. Without the extra, importing them says how to install it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BiLSTMClassifier": "sentiment_mlops.models.networks",
+    "TransformerEncoderClassifier": "sentiment_mlops.models.networks",
+    "TransformerFineTuneClassifier": "sentiment_mlops.models.finetune",
+    "TorchTextClassifier": "sentiment_mlops.models.base",
+}
+
+__all__ = [
+    "BiLSTMClassifier",
+    "TorchTextClassifier",
+    "TransformerEncoderClassifier",
+    "TransformerFineTuneClassifier",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

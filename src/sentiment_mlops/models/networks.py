@@ -1,0 +1,256 @@
+"""Networks trained from scratch: a BiLSTM and a small Transformer encoder.
+
+Both learn their tokenizer from the training split inside ``fit`` (nothing pretrained), so
+they need no download and can sit in a pipeline after the ``TextCleaner``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from sentiment_mlops.models.base import TorchTextClassifier, pool, pooled_size
+from sentiment_mlops.models.tokenization import PAD_TOKEN, train_tokenizer
+
+
+class _TrainedTokenizerMixin:
+    """``_fit_tokenizer`` / ``_encode`` over a ``tokenizers`` vocabulary learned in ``fit``."""
+
+    def _fit_tokenizer(self, texts: Sequence[str]) -> None:
+        self.tokenizer_ = train_tokenizer(
+            texts, self.tokenizer, self.vocab_size, self.min_frequency
+        )
+        self.pad_id_ = self.tokenizer_.token_to_id(PAD_TOKEN)
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        return [encoding.ids[: self.max_length] for encoding in self.tokenizer_.encode_batch(texts)]
+
+
+class BiLSTMNet(nn.Module):
+    """Embedding -> bidirectional LSTM -> pooling over real tokens -> linear."""
+
+    def __init__(  # noqa: PLR0913 - the network's shape
+        self,
+        *,
+        vocab_size: int,
+        n_classes: int,
+        embedding_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout: float,
+        pooling: str,
+        pad_id: int,
+    ):
+        super().__init__()
+        self.pooling = pooling
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.lstm = nn.LSTM(
+            embedding_dim,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=True,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(pooled_size(2 * hidden_size, pooling), n_classes)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        lengths = mask.sum(dim=1).cpu()
+        embedded = self.dropout(self.embedding(ids))
+        # Packing keeps the backward direction from reading the padding first.
+        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+        states, _ = pad_packed_sequence(
+            self.lstm(packed)[0], batch_first=True, total_length=ids.shape[1]
+        )
+        return self.head(self.dropout(pool(states, mask, self.pooling)))
+
+
+class TransformerNet(nn.Module):
+    """Token + learned position embeddings -> pre-norm Transformer encoder -> pooling -> linear."""
+
+    def __init__(  # noqa: PLR0913 - the network's shape
+        self,
+        *,
+        vocab_size: int,
+        n_classes: int,
+        d_model: int,
+        nhead: int,
+        num_layers: int,
+        dim_feedforward: int,
+        dropout: float,
+        max_length: int,
+        pooling: str,
+        pad_id: int,
+    ):
+        super().__init__()
+        self.pooling = pooling
+        self.token_embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        self.position_embedding = nn.Embedding(max_length, d_model)
+        layer = nn.TransformerEncoderLayer(
+            d_model,
+            nhead,
+            dim_feedforward,
+            dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(pooled_size(d_model, pooling), n_classes)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        hidden = self.dropout(self.token_embedding(ids) + self.position_embedding(positions))
+        hidden = self.norm(self.encoder(hidden, src_key_padding_mask=~mask))
+        return self.head(self.dropout(pool(hidden, mask, self.pooling)))
+
+
+class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
+    """BiLSTM text classifier with a word vocabulary learned from the training texts.
+
+    ``tokenizer`` is ``word`` (whole words; rarer than ``min_frequency`` become ``[UNK]``) or
+    ``bpe`` (subwords, so misspellings share pieces); ``vocab_size`` bounds the vocabulary;
+    ``pooling`` is ``max_mean`` (max and mean of the BiLSTM states), ``max`` or ``mean``.
+    See :class:`~sentiment_mlops.models.base.TorchTextClassifier` for the training parameters.
+    """
+
+    _log_name = "bilstm"
+
+    def __init__(  # noqa: PLR0913 - scikit-learn estimators list their parameters
+        self,
+        *,
+        embedding_dim: int = 128,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.4,
+        pooling: str = "max_mean",
+        tokenizer: str = "word",
+        vocab_size: int = 20000,
+        min_frequency: int = 2,
+        max_length: int = 64,
+        batch_size: int = 32,
+        max_epochs: int = 10,
+        learning_rate: float = 2e-3,
+        weight_decay: float = 1e-4,
+        warmup_fraction: float = 0.05,
+        class_weight: str | dict | None = "balanced",
+        validation_fraction: float = 0.1,
+        patience: int = 2,
+        random_state: int | None = 42,
+        device: str = "auto",
+        num_threads: int | None = 1,
+        verbose: bool = True,
+    ):
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.pooling = pooling
+        self.tokenizer = tokenizer
+        self.vocab_size = vocab_size
+        self.min_frequency = min_frequency
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_fraction = warmup_fraction
+        self.class_weight = class_weight
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+        self.device = device
+        self.num_threads = num_threads
+        self.verbose = verbose
+
+    def _build_module(self) -> nn.Module:
+        return BiLSTMNet(
+            vocab_size=self.tokenizer_.get_vocab_size(),
+            n_classes=len(self.classes_),
+            embedding_dim=self.embedding_dim,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            dropout=self.dropout,
+            pooling=self.pooling,
+            pad_id=self.pad_id_,
+        )
+
+
+class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
+    """Small Transformer encoder trained from scratch on a BPE vocabulary of the training texts.
+
+    ``d_model``, ``nhead``, ``num_layers``, ``dim_feedforward`` shape the encoder; ``pooling``
+    is ``mean``, ``max`` or ``max_mean``; ``tokenizer`` is ``bpe`` (default) or ``word``. See
+    :class:`~sentiment_mlops.models.base.TorchTextClassifier` for the training parameters.
+    """
+
+    _log_name = "transformer"
+
+    def __init__(  # noqa: PLR0913 - scikit-learn estimators list their parameters
+        self,
+        *,
+        d_model: int = 128,
+        nhead: int = 4,
+        num_layers: int = 2,
+        dim_feedforward: int = 256,
+        dropout: float = 0.2,
+        pooling: str = "mean",
+        tokenizer: str = "bpe",
+        vocab_size: int = 8000,
+        min_frequency: int = 2,
+        max_length: int = 64,
+        batch_size: int = 32,
+        max_epochs: int = 10,
+        learning_rate: float = 5e-4,
+        weight_decay: float = 1e-2,
+        warmup_fraction: float = 0.1,
+        class_weight: str | dict | None = "balanced",
+        validation_fraction: float = 0.1,
+        patience: int = 2,
+        random_state: int | None = 42,
+        device: str = "auto",
+        num_threads: int | None = 1,
+        verbose: bool = True,
+    ):
+        self.d_model = d_model
+        self.nhead = nhead
+        self.num_layers = num_layers
+        self.dim_feedforward = dim_feedforward
+        self.dropout = dropout
+        self.pooling = pooling
+        self.tokenizer = tokenizer
+        self.vocab_size = vocab_size
+        self.min_frequency = min_frequency
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_fraction = warmup_fraction
+        self.class_weight = class_weight
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+        self.device = device
+        self.num_threads = num_threads
+        self.verbose = verbose
+
+    def _build_module(self) -> nn.Module:
+        return TransformerNet(
+            vocab_size=self.tokenizer_.get_vocab_size(),
+            n_classes=len(self.classes_),
+            d_model=self.d_model,
+            nhead=self.nhead,
+            num_layers=self.num_layers,
+            dim_feedforward=self.dim_feedforward,
+            dropout=self.dropout,
+            max_length=self.max_length,
+            pooling=self.pooling,
+            pad_id=self.pad_id_,
+        )

@@ -1,0 +1,50 @@
+"""The fine-tuning path, end to end on a tiny randomly initialised BERT (never the hub)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score
+
+from sentiment_mlops.models import TransformerFineTuneClassifier
+from sentiment_mlops.models.finetune import TINY_BERT_CONFIG
+from sentiment_mlops.text_cleaning import TextCleaner
+from tests.models.helpers import majority_macro_f1
+
+
+def test_tiny_random_model_trains_and_beats_the_majority_class(fine_tuned, airline_texts):
+    network = fine_tuned.named_steps["classifier"]
+    assert network.model_config_.model_type == "bert"
+    assert network.model_config_.num_hidden_layers == TINY_BERT_CONFIG["num_hidden_layers"]
+    assert network.model_config_.id2label == {0: "negative", 1: "neutral", 2: "positive"}
+    predicted = fine_tuned.predict(airline_texts["test_text"])
+    macro_f1 = f1_score(airline_texts["test_label"], predicted, average="macro")
+    assert macro_f1 > majority_macro_f1(airline_texts["train_label"], airline_texts["test_label"])
+
+
+def test_named_model_loads_pretrained_weights_and_tokenizer(fine_tuned, airline_texts, tmp_path):
+    """``model_name`` goes through from_pretrained: here a local directory instead of the hub."""
+    pretrained = fine_tuned.named_steps["classifier"]
+    pretrained.module_.model.save_pretrained(tmp_path / "tiny")
+    pretrained.tokenizer_.save_pretrained(tmp_path / "tiny")
+    start = TransformerFineTuneClassifier(
+        model_name=str(tmp_path / "tiny"), max_epochs=1, learning_rate=0.0, verbose=False
+    )
+    start.fit(airline_texts["train_text"][:200], airline_texts["train_label"][:200])
+    # A zero learning rate leaves the loaded weights untouched: they are the saved ones.
+    for key, value in pretrained.module_.state_dict().items():
+        torch.testing.assert_close(start.module_.state_dict()[key], value)
+    assert start.tokenizer_.get_vocab() == pretrained.tokenizer_.get_vocab()
+    cleaned = TextCleaner().transform(airline_texts["test_text"][:20])
+    np.testing.assert_allclose(
+        start.predict_proba(cleaned), pretrained.predict_proba(cleaned), atol=1e-6
+    )
+
+
+def test_model_config_without_model_type_is_a_clear_error():
+    estimator = TransformerFineTuneClassifier(
+        model_config={"hidden_size": 32}, validation_fraction=0, verbose=False
+    )
+    with pytest.raises(ValueError, match="needs a 'model_type'"):
+        estimator.fit(["good flight", "bad flight"], ["positive", "negative"])
