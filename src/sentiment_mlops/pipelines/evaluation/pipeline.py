@@ -3,18 +3,40 @@
 from kedro.pipeline import Node, Pipeline
 
 from sentiment_mlops.pipelines.evaluation.nodes import (
+    comparison_markdown,
     compute_metrics,
     plot_confusion_matrix,
+    plot_fit_time_vs_score,
+    plot_model_f1,
     plot_roc_curves,
     predict_test_split,
+    register_and_promote,
     to_mlflow_metrics,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Score the test split, then derive metrics and plots from those predictions."""
+    """Report the candidate comparison; test the selected model once; register it."""
     return Pipeline(
         [
+            Node(
+                comparison_markdown,
+                inputs="model_comparison",
+                outputs="model_comparison_markdown",
+                name="write_comparison_markdown",
+            ),
+            Node(
+                plot_model_f1,
+                inputs="model_comparison",
+                outputs="model_f1_plot",
+                name="plot_model_f1",
+            ),
+            Node(
+                plot_fit_time_vs_score,
+                inputs="model_comparison",
+                outputs="fit_time_vs_score_plot",
+                name="plot_fit_time_vs_score",
+            ),
             Node(
                 predict_test_split,
                 inputs={"sentiment_model": "sentiment_model", "test_split": "test_split"},
@@ -44,6 +66,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="test_predictions",
                 outputs="roc_curves_plot",
                 name="plot_roc_curves",
+            ),
+            Node(
+                register_and_promote,
+                inputs={
+                    "sentiment_model": "sentiment_model",
+                    "metrics": "metrics",
+                    "test_split": "test_split",
+                    "source": "params:source",
+                    "registry": "params:registry",
+                },
+                outputs="promotion_decision",
+                name="register_and_promote",
             ),
         ],
         tags="evaluation",
