@@ -75,20 +75,31 @@ def _requirements() -> list[str]:
     return pins
 
 
-def register_model_version(model: Any, model_name: str, artifact_name: str = "model") -> str:
-    """Log ``model`` with ``mlflow.sklearn`` in the active run and register a new version.
+def log_sklearn_model(
+    model: Any, artifact_name: str = "model", registered_model_name: str | None = None
+) -> Any:
+    """Log a fitted model with ``mlflow.sklearn`` in the active run; returns its ``ModelInfo``.
 
-    Returns the new version number (as a string, as MLflow gives it).
+    Requirements are pinned from the installed versions (MLflow's inference of them loads
+    the model in a subprocess and takes tens of seconds).
     """
-    info = mlflow.sklearn.log_model(
+    return mlflow.sklearn.log_model(
         model,
         name=artifact_name,
-        registered_model_name=model_name,
+        registered_model_name=registered_model_name,
         pip_requirements=_requirements(),
         # skops only loads allow-listed types; ours (TextCleaner, imblearn's Pipeline, NB-SVM,
         # XGBoost's booster) are not, and the pickle datasets use cloudpickle already.
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
     )
+
+
+def register_model_version(model: Any, model_name: str, artifact_name: str = "model") -> str:
+    """Log ``model`` in the active run and register it as a new version of ``model_name``.
+
+    Returns the new version number (as a string).
+    """
+    info = log_sklearn_model(model, artifact_name, registered_model_name=model_name)
     version = str(info.registered_model_version)
     logger.info("Registered %s version %s", model_name, version)
     return version

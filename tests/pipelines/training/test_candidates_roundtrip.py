@@ -13,6 +13,7 @@ from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_pipeline,
 )
 from sentiment_mlops.pipelines.training.nodes import _raw_text_model, build_search
+from sentiment_mlops.registry import log_sklearn_model
 from tests.pipelines.training.conftest import PROJECT_ROOT
 
 CANDIDATES = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_training.yml").read_text())[
@@ -51,11 +52,7 @@ def test_candidate_round_trips_through_mlflow(name, airline_splits, base_paramet
     expected = model.predict_proba(validation["text"])
 
     with mlflow.start_run():
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-        )
+        info = log_sklearn_model(model)
     loaded = mlflow.sklearn.load_model(info.model_uri)
 
     assert list(loaded.classes_) == ["negative", "neutral", "positive"]
