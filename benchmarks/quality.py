@@ -188,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown(ordered)
     (args.out / "quality.md").write_text(table)
     print(table)  # noqa: T201 - the table is this script's output
+    import mlflow  # noqa: PLC0415 - imported by the runs above already
+
+    while mlflow.active_run() is not None:  # before its store is deleted
+        mlflow.end_run()
     scratch.cleanup()
     return 0
 

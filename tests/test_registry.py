@@ -21,6 +21,8 @@ def client(tmp_path, monkeypatch) -> MlflowClient:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    # Other tests leave an active experiment id behind that this fresh store lacks.
+    mlflow.set_experiment("tests")
     yield MlflowClient(uri)
     while mlflow.active_run() is not None:
         mlflow.end_run()

@@ -59,6 +59,8 @@ def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    # Other tests leave an active experiment id behind that this fresh store lacks.
+    mlflow.set_experiment("tests")
     yield uri
     while mlflow.active_run() is not None:
         mlflow.end_run()

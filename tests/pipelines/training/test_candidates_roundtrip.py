@@ -32,6 +32,8 @@ def model_store(tmp_path_factory) -> str:
 @pytest.mark.parametrize("name", sorted(CANDIDATES))
 def test_candidate_round_trips_through_mlflow(name, airline_splits, base_parameters, model_store):
     mlflow.set_tracking_uri(model_store)
+    # Other tests leave an active experiment id behind that this fresh store lacks.
+    mlflow.set_experiment("tests")
     train, validation, _ = airline_splits
     feature_pipeline = build_feature_pipeline(
         base_parameters["vectorizer"], base_parameters["imbalance"]
