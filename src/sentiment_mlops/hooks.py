@@ -1,13 +1,17 @@
-"""Project hooks: record on the MLflow run what the API's model card reports.
+"""Project hooks: what the model card reports, and the champion decision.
 
-The served model's card (``GET /model``) names the training data and the code that produced
-it. MLflow records neither reliably for a ``kedro run`` (its git tag depends on how the
-process was started), so these tags are set on the training run explicitly.
+- ``ModelCardHook``: the served model's card (``GET /model``) names the training data and
+  the code that produced it. MLflow records neither reliably for a ``kedro run`` (its git
+  tag depends on how the process was started), so these tags are set on the run explicitly.
+- ``PromotionHook``: kedro-mlflow registers the packaged model only after the last node, so
+  the ``champion`` decision cannot be a node; it runs here, right after that registration.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,12 @@ from typing import Any
 import mlflow
 import pandas as pd
 from kedro.framework.hooks import hook_impl
+from kedro_mlflow.pipeline.pipeline_ml import PipelineML
+from mlflow.tracking import MlflowClient
+
+from sentiment_mlops.registry import REGISTERED_MODEL_NAME, promote_if_better
+
+logger = logging.getLogger(__name__)
 
 TRAIN_DATA_HASH_TAG = "train_data_sha256"
 GIT_COMMIT_TAG = "git_commit"
@@ -72,3 +82,46 @@ class ModelCardHook:
     def after_dataset_loaded(self, dataset_name: str, data: Any, node: Any) -> None:
         """The split was made by an earlier run (``kedro run --pipelines training``)."""
         self._tag(dataset_name, data)
+
+
+class PromotionHook:
+    """Moves ``champion`` to the version this run registered, if it is at least as good.
+
+    ``trylast`` puts it after kedro-mlflow's own ``after_pipeline_run``, which registers the
+    model and ends the run. A run that registered nothing (a single pipeline, say) leaves
+    the registry alone.
+    """
+
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        """Decide on the alias and save the decision through the catalog."""
+        if (
+            not isinstance(pipeline, PipelineML)
+            or "promotion_request" not in pipeline.all_outputs()
+        ):
+            return
+        run = mlflow.last_active_run()
+        versions = (
+            MlflowClient().search_model_versions(
+                f"name = '{REGISTERED_MODEL_NAME}' and run_id = '{run.info.run_id}'"
+            )
+            if run is not None
+            else []
+        )
+        if not versions:
+            logger.warning("No model version was registered by this run: champion unchanged")
+            return
+        request = catalog.load("promotion_request")
+        # kedro-mlflow leaves the run open when it did not open it; reopen it only if closed.
+        active = mlflow.active_run()
+        same_run = active is not None and active.info.run_id == run.info.run_id
+        with contextlib.nullcontext() if same_run else mlflow.start_run(run_id=run.info.run_id):
+            decision = promote_if_better(
+                REGISTERED_MODEL_NAME,
+                versions[0].version,
+                request["test_macro_f1"],
+                data_source=request["data_source"],
+                test_split_sha256=request["test_split_sha256"],
+                alias=request["alias"],
+            )
+        catalog.save("promotion_decision", decision.as_dict())

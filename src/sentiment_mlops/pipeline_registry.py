@@ -17,8 +17,8 @@ from sentiment_mlops.pipelines import (
     training,
 )
 from sentiment_mlops.pipelines.inference.pipeline import INPUT_NAME
+from sentiment_mlops.registry import REGISTERED_MODEL_NAME
 
-REGISTERED_MODEL_NAME = "sentiment"
 # What `mlflow.pyfunc.load_model(...).predict` takes: a DataFrame with one `text` column.
 MODEL_SIGNATURE = ModelSignature(inputs=Schema([ColSpec("string", "text")]))
 MODEL_INPUT_EXAMPLE = pd.DataFrame(

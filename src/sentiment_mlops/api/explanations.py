@@ -6,7 +6,7 @@ text towards (positive) or against (negative) class *k*. For any other model the
 such exact decomposition, and the service says so instead of inventing one.
 
 Written against the pipeline's steps generically: calibration wrappers and frozen or searched
-estimators are unwrapped, resampling steps are skipped (they only act during fit), and the
+estimators are unwrapped, resampling and passthrough steps are skipped (they do nothing at predict time), and the
 feature names come from the last step with ``get_feature_names_out`` (a vectorizer, or a
 FeatureUnion of word and character vectorizers).
 """
@@ -37,8 +37,11 @@ def unwrap_estimator(model: Any) -> Any:
             return model
 
 
-def _is_resampler(step: Any) -> bool:
-    return hasattr(step, "fit_resample") and not hasattr(step, "transform")
+def _acts_at_predict_time(step: Any) -> bool:
+    """False for "passthrough"/None steps and resamplers, which only act during fit."""
+    if step is None or step == "passthrough":
+        return False
+    return not (hasattr(step, "fit_resample") and not hasattr(step, "transform"))
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class LinearExplainer:
                 f"{type(classifier).__name__} is not a linear model, so its predictions "
                 "have no exact per-feature decomposition"
             )
-        transformers = tuple(step for _, step in steps[:-1] if not _is_resampler(step))
+        transformers = tuple(step for _, step in steps[:-1] if _acts_at_predict_time(step))
         named = [step for step in transformers if hasattr(step, "get_feature_names_out")]
         if not named:
             return "no pipeline step names its output features"

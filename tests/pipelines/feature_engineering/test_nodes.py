@@ -1,28 +1,22 @@
-"""Vectorizers fitted on training data only; imbalance handled on training data only."""
+"""The vectorizer and sampler steps every candidate starts from, and their search space."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-import numpy as np
-import pandas as pd
 import pytest
-from scipy import sparse
+from imblearn.over_sampling import SMOTE
+from imblearn.under_sampling import RandomUnderSampler
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 from sentiment_mlops.features import build_sampler, build_vectorizer
 from sentiment_mlops.pipelines.feature_engineering.nodes import (
-    balance_training_data,
-    fit_vectorizer,
-    vectorize_texts,
+    build_feature_grid,
+    build_feature_pipeline,
 )
 
 WORD = {"ngram_range": [1, 2], "min_df": 1, "sublinear_tf": True}
-
-
-def _split(texts, labels):
-    return pd.DataFrame({"clean_text": texts, "label": labels})
 
 
 @pytest.mark.parametrize(
@@ -59,48 +53,49 @@ def test_unknown_vectorizer_and_strategy_are_clear_errors():
         build_sampler("oversample")
 
 
-def test_vectorizer_learns_vocabulary_from_training_split_only():
-    train = _split(["good flight", "bad delay"], ["positive", "negative"])
-    test = _split(["unseenword flight"], ["positive"])
-    vectorizer = fit_vectorizer(train, {"kind": "tfidf", "word": {"ngram_range": [1, 1]}})
-    assert "unseenword" not in vectorizer.vocabulary_
-    features = vectorize_texts(vectorizer, test)
-    assert sparse.issparse(features) and features.shape == (1, 4)
+def test_feature_pipeline_chains_vectorizer_and_sampler_of_the_strategy():
+    vectorizer = {"kind": "tfidf", "word": {"ngram_range": [1, 1]}}
+    for strategy, sampler_type in (("smote", SMOTE), ("undersample", RandomUnderSampler)):
+        steps = build_feature_pipeline(vectorizer, {"strategy": strategy, "random_state": 0})
+        assert isinstance(steps.named_steps["vectorizer"], TfidfVectorizer)
+        assert isinstance(steps.named_steps["sampler"], sampler_type)
+    # Class weights are the classifier's business: nothing is resampled.
+    for strategy in ("none", "class_weights"):
+        steps = build_feature_pipeline(vectorizer, {"strategy": strategy})
+        assert steps.named_steps["sampler"] == "passthrough"
 
 
-def _imbalanced(n_major=60, n_minor=12):
-    rng = np.random.default_rng(0)
-    features = sparse.csr_matrix(rng.random((n_major + n_minor, 5)))
-    split = _split(["t"] * (n_major + n_minor), ["negative"] * n_major + ["positive"] * n_minor)
-    return features, split
-
-
-def test_no_strategy_keeps_data_and_unit_weights():
-    features, split = _imbalanced()
-    out_features, labels, weights = balance_training_data(features, split, {"strategy": "none"})
-    assert out_features.shape == features.shape and (weights == 1).all()
-    assert labels.tolist() == split["label"].tolist()
-
-
-def test_class_weights_balance_total_weight_per_class():
-    features, split = _imbalanced()
-    _, labels, weights = balance_training_data(features, split, {"strategy": "class_weights"})
-    totals = {label: weights[labels == label].sum() for label in set(labels)}
-    assert totals["negative"] == pytest.approx(totals["positive"])
-
-
-def test_smote_oversamples_minority_to_majority_size():
-    features, split = _imbalanced()
-    out_features, labels, weights = balance_training_data(
-        features, split, {"strategy": "smote", "random_state": 0}
+def test_vectorizer_learns_vocabulary_from_the_data_it_is_fitted_on_only():
+    steps = build_feature_pipeline(
+        {"kind": "tfidf", "word": {"ngram_range": [1, 1]}}, {"strategy": "none"}
     )
-    assert Counter(labels) == {"negative": 60, "positive": 60}
-    assert out_features.shape[0] == 120 and (weights == 1).all()
+    steps.fit(["good flight", "bad delay"], ["positive", "negative"])
+    assert "unseenword" not in steps.named_steps["vectorizer"].vocabulary_
+    assert steps.named_steps["vectorizer"].transform(["unseenword flight"]).shape == (1, 4)
 
 
-def test_undersampling_shrinks_majority_to_minority_size():
-    features, split = _imbalanced()
-    _, labels, _ = balance_training_data(
-        features, split, {"strategy": "undersample", "random_state": 0}
+def test_smote_balances_the_classes_it_is_fitted_on():
+    texts = [f"late delay bad {i}" for i in range(30)] + [
+        f"great crew thanks {i}" for i in range(8)
+    ]
+    labels = ["negative"] * 30 + ["positive"] * 8
+    steps = build_feature_pipeline(
+        {"kind": "tfidf", "word": {"ngram_range": [1, 1]}}, {"strategy": "smote", "random_state": 0}
     )
-    assert Counter(labels) == {"negative": 12, "positive": 12}
+    features, resampled = steps.fit_resample(texts, labels)
+    assert Counter(resampled) == {"negative": 30, "positive": 30}
+    assert features.shape[0] == 60
+
+
+def test_feature_grid_turns_strategies_into_samplers_and_ranges_into_tuples():
+    grid = build_feature_grid(
+        {"sampler": ["none", "smote"], "vectorizer__word__ngram_range": [[1, 1], [1, 2]]},
+        {"strategy": "none", "random_state": 0},
+    )
+    assert grid["sampler"][0] == "passthrough" and isinstance(grid["sampler"][1], SMOTE)
+    assert grid["vectorizer__word__ngram_range"] == [(1, 1), (1, 2)]
+
+
+def test_feature_grid_refuses_a_value_that_is_not_a_list():
+    with pytest.raises(ValueError, match="feature_search.sampler must be a non-empty list"):
+        build_feature_grid({"sampler": "smote"}, {"strategy": "none"})

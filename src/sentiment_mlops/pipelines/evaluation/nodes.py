@@ -1,4 +1,5 @@
-"""Nodes of the evaluation pipeline."""
+"""Nodes of the evaluation pipeline: test metrics and plots of the selected model, the
+comparison of all candidates, and the registry step."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sklearn.metrics import (
 )
 
 from sentiment_mlops.prediction import predict_frame
+from sentiment_mlops.registry import CHAMPION_ALIAS, split_fingerprint
 
 
 def predict_test_split(sentiment_model: Any, test_split: pd.DataFrame) -> pd.DataFrame:
@@ -179,3 +181,112 @@ def plot_reliability_diagram(
         yaxis_title="accuracy",
     )
     return figure
+
+
+# ------------------------------------------------------------------ comparison of candidates
+COMPARISON_COLUMNS = [
+    "rank",
+    "model",
+    "val_macro_f1",
+    "val_accuracy",
+    "val_macro_recall",
+    "cv_f1_macro_mean",
+    "cv_f1_macro_std",
+    "fit_time_s",
+    "search_time_s",
+    "predict_rows_per_s",
+    "best_params",
+]
+
+
+def comparison_markdown(model_comparison: pd.DataFrame) -> str:
+    """The comparison as a markdown table (validation scores; best first)."""
+    class_f1 = [
+        column
+        for column in model_comparison.columns
+        if column.startswith("val_") and column.endswith("_f1") and column != "val_macro_f1"
+    ]
+    columns = [*COMPARISON_COLUMNS[:5], *class_f1, *COMPARISON_COLUMNS[5:]]
+    table = model_comparison[columns]
+    header = "| " + " | ".join(columns) + " |"
+    divider = "|" + "|".join("---:" if table[c].dtype.kind in "fiu" else "---" for c in columns)
+    lines = [header, divider + "|"]
+    for _, row in table.iterrows():
+        cells = [
+            f"{value:.4f}" if isinstance(value, float) else str(value).replace("|", "\\|")
+            for value in row
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return (
+        "# Model comparison (validation split)\n\n"
+        "Each candidate was tuned by GridSearchCV on the training split (cv_* columns), "
+        "refitted with its best parameters, and scored on the validation split (val_*). "
+        "Only the rank-1 model is evaluated on the test split.\n\n" + "\n".join(lines) + "\n"
+    )
+
+
+def plot_model_f1(model_comparison: pd.DataFrame) -> go.Figure:
+    """Grouped bars: validation macro-F1 and per-class F1 of every candidate."""
+    metrics = ["val_macro_f1"] + [
+        column
+        for column in model_comparison.columns
+        if column.startswith("val_") and column.endswith("_f1") and column != "val_macro_f1"
+    ]
+    figure = go.Figure(
+        [
+            go.Bar(
+                name=metric.removeprefix("val_"),
+                x=model_comparison["model"],
+                y=model_comparison[metric],
+            )
+            for metric in metrics
+        ]
+    )
+    figure.update_layout(
+        title="Macro-F1 and per-class F1 per model (validation split)",
+        barmode="group",
+        yaxis_title="F1",
+        yaxis_range=[0, 1],
+    )
+    return figure
+
+
+def plot_fit_time_vs_score(model_comparison: pd.DataFrame) -> go.Figure:
+    """Refit time (log scale) against validation macro-F1, one point per candidate."""
+    figure = go.Figure(
+        go.Scatter(
+            x=model_comparison["fit_time_s"],
+            y=model_comparison["val_macro_f1"],
+            mode="markers+text",
+            text=model_comparison["model"],
+            textposition="top center",
+            hovertemplate="%{text}<br>fit %{x:.1f} s<br>macro-F1 %{y:.4f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title="Fit time vs validation macro-F1",
+        xaxis_title="refit time on the training split (s, log scale)",
+        xaxis_type="log",
+        yaxis_title="macro-F1 (validation)",
+    )
+    return figure
+
+
+def request_promotion(
+    metrics: dict[str, float],
+    test_split: pd.DataFrame,
+    source: str,
+    registry: dict[str, Any],
+) -> dict[str, Any]:
+    """What the champion decision needs: the alias, the test macro-F1 and the test data's identity.
+
+    The decision itself (``registry.promote_if_better``) is taken by ``hooks.PromotionHook``
+    once kedro-mlflow has registered this run's packaged model, which happens after the
+    last node.
+    """
+    return {
+        "alias": registry.get("alias", CHAMPION_ALIAS),
+        "test_macro_f1": float(metrics["macro_f1"]),
+        "data_source": source,
+        "test_split_sha256": split_fingerprint(test_split),
+    }

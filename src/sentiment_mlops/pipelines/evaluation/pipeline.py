@@ -3,20 +3,42 @@
 from kedro.pipeline import Node, Pipeline
 
 from sentiment_mlops.pipelines.evaluation.nodes import (
+    comparison_markdown,
     compute_calibration_metrics,
     compute_metrics,
     plot_confusion_matrix,
+    plot_fit_time_vs_score,
+    plot_model_f1,
     plot_reliability_diagram,
     plot_roc_curves,
     predict_test_split,
+    request_promotion,
     to_mlflow_metrics,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Score the test split, then derive metrics and plots from those predictions."""
+    """Report the candidate comparison; test the selected model once; register it."""
     return Pipeline(
         [
+            Node(
+                comparison_markdown,
+                inputs="model_comparison",
+                outputs="model_comparison_markdown",
+                name="write_comparison_markdown",
+            ),
+            Node(
+                plot_model_f1,
+                inputs="model_comparison",
+                outputs="model_f1_plot",
+                name="plot_model_f1",
+            ),
+            Node(
+                plot_fit_time_vs_score,
+                inputs="model_comparison",
+                outputs="fit_time_vs_score_plot",
+                name="plot_fit_time_vs_score",
+            ),
             Node(
                 predict_test_split,
                 inputs={"sentiment_model": "sentiment_model", "test_split": "test_split"},
@@ -80,6 +102,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 },
                 outputs="reliability_diagram_plot",
                 name="plot_reliability_diagram",
+            ),
+            Node(
+                request_promotion,
+                inputs={
+                    "metrics": "metrics",
+                    "test_split": "test_split",
+                    "source": "params:source",
+                    "registry": "params:registry",
+                },
+                outputs="promotion_request",
+                name="request_promotion",
             ),
         ],
         tags="evaluation",

@@ -1,50 +1,61 @@
-"""Nodes of the feature_engineering pipeline."""
+"""Nodes of the feature_engineering pipeline.
+
+The vectorizer and the imbalance handling are not fitted here once for all: they are the
+first two steps of every candidate's ``imblearn`` pipeline, so ``GridSearchCV`` fits them on
+the training part of each fold (and the final refit on the training split only). This
+pipeline builds those steps and their search space from the parameters.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import numpy as np
-import pandas as pd
-from scipy import sparse
-from sklearn.base import TransformerMixin
-from sklearn.utils.class_weight import compute_sample_weight
+from imblearn.pipeline import Pipeline as ImbPipeline
 
 from sentiment_mlops.features import build_sampler, build_vectorizer
 
 logger = logging.getLogger(__name__)
 
 
-def fit_vectorizer(train_split: pd.DataFrame, vectorizer: dict[str, Any]) -> TransformerMixin:
-    """Fit the configured vectorizer on the training split's cleaned texts only."""
-    fitted = build_vectorizer(vectorizer).fit(train_split["clean_text"])
-    logger.info("Fitted a %s vectorizer", vectorizer["kind"])
-    return fitted
+def _sampler_step(strategy: str, random_state: int | None) -> Any:
+    """The sampler of ``strategy``, or ``"passthrough"`` when it does not resample.
 
-
-def vectorize_texts(vectorizer: TransformerMixin, split: pd.DataFrame) -> sparse.csr_matrix:
-    """Turn one split's cleaned texts into a sparse feature matrix."""
-    return sparse.csr_matrix(vectorizer.transform(split["clean_text"]))
-
-
-def balance_training_data(
-    train_features: sparse.csr_matrix, train_split: pd.DataFrame, imbalance: dict[str, Any]
-) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
-    """Apply the imbalance strategy to the training data (never to validation or test).
-
-    Returns the (possibly resampled) features, their labels, and per-row sample weights:
-    balanced weights for ``class_weights``, ones otherwise.
+    ``class_weights`` resamples nothing: candidates weight classes with their own
+    ``class_weight`` parameter.
     """
-    labels = train_split["label"].to_numpy(dtype=object)
-    strategy = imbalance["strategy"]
-    sampler = build_sampler(strategy, imbalance.get("random_state"))
-    if sampler is not None:
-        train_features, labels = sampler.fit_resample(train_features, labels)
-        logger.info("%s resampled the training data to %d rows", strategy, len(labels))
-    weights = (
-        compute_sample_weight("balanced", labels)
-        if strategy == "class_weights"
-        else np.ones(len(labels))
+    return build_sampler(strategy, random_state) or "passthrough"
+
+
+def build_feature_pipeline(vectorizer: dict[str, Any], imbalance: dict[str, Any]) -> ImbPipeline:
+    """The unfitted ``(vectorizer, sampler)`` steps every candidate starts from."""
+    return ImbPipeline(
+        [
+            ("vectorizer", build_vectorizer(vectorizer)),
+            ("sampler", _sampler_step(imbalance["strategy"], imbalance.get("random_state"))),
+        ]
     )
-    return sparse.csr_matrix(train_features), np.asarray(labels, dtype=object), weights
+
+
+def build_feature_grid(
+    feature_search: dict[str, list[Any]], imbalance: dict[str, Any]
+) -> dict[str, list[Any]]:
+    """The feature part of the search space, shared by every candidate.
+
+    ``sampler`` lists imbalance strategies (none | class_weights | smote | undersample);
+    other keys are vectorizer parameters such as ``vectorizer__word__ngram_range``.
+    """
+    grid: dict[str, list[Any]] = {}
+    for name, values in (feature_search or {}).items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(
+                f"feature_search.{name} must be a non-empty list of values, got {values!r}."
+            )
+        if name == "sampler":
+            grid[name] = [_sampler_step(value, imbalance.get("random_state")) for value in values]
+        elif name.endswith("ngram_range"):
+            grid[name] = [tuple(value) for value in values]
+        else:
+            grid[name] = list(values)
+    logger.info("Feature search space: %s", grid)
+    return grid

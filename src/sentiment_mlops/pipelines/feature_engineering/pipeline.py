@@ -3,41 +3,29 @@
 from kedro.pipeline import Node, Pipeline
 
 from sentiment_mlops.pipelines.feature_engineering.nodes import (
-    balance_training_data,
-    fit_vectorizer,
-    vectorize_texts,
+    build_feature_grid,
+    build_feature_pipeline,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Fit the vectorizer on train, vectorize every split, balance the training data."""
-    vectorize = [
-        Node(
-            vectorize_texts,
-            inputs={"vectorizer": "vectorizer", "split": f"{split}_split"},
-            outputs=f"{split}_features",
-            name=f"vectorize_{split}_texts",
-        )
-        for split in ("train", "validation", "test")
-    ]
+    """Build the (vectorizer, sampler) steps and their search space for the model search."""
     return Pipeline(
         [
             Node(
-                fit_vectorizer,
-                inputs={"train_split": "train_split", "vectorizer": "params:vectorizer"},
-                outputs="vectorizer",
-                name="fit_vectorizer",
+                build_feature_pipeline,
+                inputs={"vectorizer": "params:vectorizer", "imbalance": "params:imbalance"},
+                outputs="feature_pipeline",
+                name="build_feature_pipeline",
             ),
-            *vectorize,
             Node(
-                balance_training_data,
+                build_feature_grid,
                 inputs={
-                    "train_features": "train_features",
-                    "train_split": "train_split",
+                    "feature_search": "params:feature_search",
                     "imbalance": "params:imbalance",
                 },
-                outputs=["model_input_features", "model_input_labels", "model_input_weights"],
-                name="balance_training_data",
+                outputs="feature_grid",
+                name="build_feature_grid",
             ),
         ],
         tags="feature_engineering",

@@ -1,4 +1,4 @@
-"""Fit the classifier (Logistic Regression baseline) and track it with kedro-mlflow."""
+"""Tune the candidate models with GridSearchCV, track each in MLflow, keep the best."""
 
 from sentiment_mlops.pipelines.training.pipeline import create_pipeline
 

@@ -2,33 +2,35 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from sentiment_mlops.pipelines.training.nodes import assemble_sentiment_model, train_model
+from sentiment_mlops.pipelines.training.nodes import select_best_candidate, tune_candidates
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Fit the classifier, then assemble the raw-text-to-probabilities model."""
+    """Tune every candidate (nested MLflow runs), rank them on validation, keep the best."""
     return Pipeline(
         [
             Node(
-                train_model,
+                tune_candidates,
                 inputs={
-                    "features": "model_input_features",
-                    "labels": "model_input_labels",
-                    "sample_weights": "model_input_weights",
-                    "model": "params:model",
+                    "train_split": "train_split",
+                    "validation_split": "validation_split",
+                    "feature_pipeline": "feature_pipeline",
+                    "feature_grid": "feature_grid",
+                    "candidates": "params:candidates",
+                    "search": "params:search",
+                    "cleaning": "params:cleaning",
                 },
-                outputs="classifier",
-                name="train_model",
+                outputs=["candidate_models", "model_comparison"],
+                name="tune_candidates",
             ),
             Node(
-                assemble_sentiment_model,
+                select_best_candidate,
                 inputs={
-                    "cleaning": "params:cleaning",
-                    "vectorizer": "vectorizer",
-                    "classifier": "classifier",
+                    "candidate_models": "candidate_models",
+                    "model_comparison": "model_comparison",
                 },
                 outputs="sentiment_model",
-                name="assemble_sentiment_model",
+                name="select_best_candidate",
             ),
         ],
         tags="training",

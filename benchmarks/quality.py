@@ -1,0 +1,200 @@
+"""Model quality benchmark: run the configured model search per source and tabulate it.
+
+For each source (default: airline, semeval, imdb) this runs the project's own pipelines,
+``data_processing -> feature_engineering -> training -> evaluation``, exactly as ``kedro run
+--params source=<name>`` does, then reads the comparison table (validation split) and the
+selected model's test metrics, and writes them beside the reference points and targets of
+issue 3 to ``benchmarks/results/quality.md`` and ``quality.json``. Results of sources not
+run this time are kept, each with the command and git commit that produced it.
+
+It is a script, not a test: it takes minutes per source. Models are registered in a
+throw-away MLflow store unless ``MLFLOW_TRACKING_URI`` is set.
+
+    python benchmarks/quality.py                       # all three sources
+    python benchmarks/quality.py --sources semeval     # one source
+    python benchmarks/quality.py --sources imdb --env imdb   # another parameter set
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
+PIPELINES = ["data_processing", "feature_engineering", "training", "evaluation"]
+
+# Reference points measured on the same splits, and the targets (issue 3).
+REFERENCES = {
+    "airline": {
+        "reference": "TF-IDF+LR macro-F1 .714; LR balanced .743; LR+SMOTE .745; "
+        "word+char n-gram LR .756 / acc .822",
+        "target": "test macro-F1 >= 0.77 and accuracy >= 0.83",
+        "checks": {"split": "test", "macro_f1": 0.77, "accuracy": 0.83},
+    },
+    "semeval": {
+        "reference": "balanced TF-IDF LR macro-recall ~.61 (SemEval-2017 test); "
+        "TweetEval SVM 62.9; 2017 winners 68.1",
+        "target": "macro-recall >= 0.65 on the TweetEval validation split",
+        "checks": {"split": "validation", "macro_recall": 0.65},
+    },
+    "imdb": {
+        "reference": "TF-IDF+LR acc .908; LR C=10 .920; LinearSVC .922; NB-SVM .922; "
+        "published NBSVM-bigram 91.22",
+        "target": "accuracy >= 0.92 on the held-out 20% (test split)",
+        "checks": {"split": "test", "accuracy": 0.92},
+    },
+}
+
+
+def git_commit() -> str:
+    """The checked-out commit, with ``-dirty`` when the working tree has changes."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return commit + ("-dirty" if dirty else "")
+
+
+def run_source(source: str, env: str | None) -> dict:
+    """Run the four pipelines on ``source``; return its comparison, test metrics and time."""
+    from kedro.framework.session import KedroSession  # noqa: PLC0415 - after env setup
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    bootstrap_project(PROJECT_ROOT)
+    started = time.perf_counter()
+    with KedroSession.create(
+        project_path=PROJECT_ROOT, env=env, runtime_params={"source": source}
+    ) as session:
+        session.run(pipeline_names=PIPELINES)
+        catalog = session.load_context().catalog
+        comparison = catalog.load("model_comparison")
+        metrics = catalog.load("metrics")
+    return {
+        "wall_time_s": round(time.perf_counter() - started, 1),
+        "comparison": comparison.to_dict(orient="records"),
+        "test_metrics": metrics,
+    }
+
+
+def _class_f1_columns(comparison: pd.DataFrame) -> list[str]:
+    return [
+        column
+        for column in comparison.columns
+        if column.startswith("val_") and column.endswith("_f1") and column != "val_macro_f1"
+    ]
+
+
+def _target_met(source: str, result: dict) -> str:
+    checks = dict(REFERENCES[source]["checks"])
+    split = checks.pop("split")
+    if split == "test":
+        scores = result["test_metrics"]
+    else:
+        best = pd.DataFrame(result["comparison"]).sort_values("rank").iloc[0]
+        scores = {name: best[f"val_{name}"] for name in checks}
+    met = all(scores[name] >= threshold for name, threshold in checks.items())
+    measured = ", ".join(f"{name} {scores[name]:.4f}" for name in checks)
+    return f"{'met' if met else 'NOT met'} ({split}: {measured})"
+
+
+def markdown(results: dict) -> str:
+    """One section per source: the per-model table, the selected model's test row, targets."""
+    lines = ["# Model quality benchmark", ""]
+    for source, result in results.items():
+        comparison = pd.DataFrame(result["comparison"]).sort_values("rank")
+        class_f1 = _class_f1_columns(comparison)
+        columns = ["val_accuracy", "val_macro_f1", "val_macro_recall", *class_f1, "fit_time_s"]
+        header = ["model", *[c.removeprefix("val_") for c in columns]]
+        lines += [
+            f"## {source}",
+            "",
+            f"Command: `{result['command']}` at commit `{result['commit']}` "
+            f"({result['finished_at']}); wall time of the whole run {result['wall_time_s']} s.",
+            "",
+            "Validation split, every candidate with its best parameters (fit time = refit on "
+            "the training split):",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|---|" + "---:|" * len(columns),
+        ]
+        for _, row in comparison.iterrows():
+            cells = [f"{row[c]:.1f}" if c == "fit_time_s" else f"{row[c]:.4f}" for c in columns]
+            lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+        test = result["test_metrics"]
+        classes = [c.removeprefix("val_").removesuffix("_f1") for c in class_f1]
+        test_cells = [
+            f"{test['accuracy']:.4f}",
+            f"{test['macro_f1']:.4f}",
+            f"{test['macro_recall']:.4f}",
+            *[f"{test[f'{name}_f1']:.4f}" for name in classes],
+            "",
+        ]
+        lines += [
+            f"| **test: {comparison.iloc[0]['model']}** | " + " | ".join(test_cells) + " |",
+            "",
+            f"Reference: {REFERENCES[source]['reference']}.",
+            f"Target: {REFERENCES[source]['target']}: **{_target_met(source, result)}**.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run every source, print and write the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sources", nargs="+", default=list(REFERENCES), choices=list(REFERENCES))
+    parser.add_argument("--env", default=None, help="Kedro environment (default: local)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    scratch = tempfile.TemporaryDirectory(prefix="quality-mlflow-")
+    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{scratch.name}/mlflow.db")
+    os.chdir(PROJECT_ROOT)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path = args.out / "quality.json"
+    results = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    command = shlex.join(["python", "benchmarks/quality.py", *sys.argv[1:]])
+    for source in args.sources:
+        result = run_source(source, args.env)
+        result.update(
+            command=command,
+            commit=git_commit(),
+            env=args.env or "local",
+            finished_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+        results[source] = result
+        json_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    ordered = {source: results[source] for source in REFERENCES if source in results}
+    table = markdown(ordered)
+    (args.out / "quality.md").write_text(table)
+    print(table)  # noqa: T201 - the table is this script's output
+    import mlflow  # noqa: PLC0415 - imported by the runs above already
+
+    while mlflow.active_run() is not None:  # before its store is deleted
+        mlflow.end_run()
+    scratch.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Custom classifiers for the model comparison, written to scikit-learn's estimator conventions.
+
+``__init__`` only stores parameters, ``fit`` returns ``self`` and learned attributes end in
+``_``, so ``clone``, ``GridSearchCV``, pickling and ``mlflow.sklearn`` all work on them.
+
+- :class:`NBSVMClassifier`: NB-SVM (Wang & Manning 2012), a linear model on features scaled
+  by their naive-Bayes log-count ratio, one-vs-rest for more than two classes.
+- :class:`LabelEncodedClassifier`: lets a classifier that wants integer labels and has no
+  ``class_weight`` (XGBoost, MultinomialNB) take string labels and balanced class weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+def _scale_columns(features: Any, ratio: np.ndarray) -> Any:
+    """Multiply every column of ``features`` by its ratio, keeping sparse input sparse."""
+    if sparse.issparse(features):
+        return sparse.csr_matrix(features.multiply(ratio))
+    return np.asarray(features) * ratio
+
+
+class NBSVMClassifier(ClassifierMixin, BaseEstimator):
+    """NB-SVM: logistic regression on features scaled by the naive-Bayes log-count ratio.
+
+    For each class ``k`` (only the positive class when there are two), the ratio is
+    ``r = log((p / |p|_1) / (q / |q|_1))`` with ``p = alpha + sum of rows of class k`` and
+    ``q = alpha + sum of the other rows``; a binary logistic regression is fitted on
+    ``X * r``. With more than two classes the one-vs-rest probabilities are normalised to
+    sum to one. Works on counts, binary or TF-IDF features (all non-negative).
+
+    Args:
+        alpha: smoothing added to the feature sums (Laplace smoothing).
+        C: inverse regularisation strength of each logistic regression.
+        class_weight: passed to each logistic regression (``"balanced"`` or ``None``).
+        max_iter: iteration cap of each logistic regression.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        C: float = 1.0,
+        class_weight: str | dict | None = None,
+        max_iter: int = 1000,
+    ):
+        self.alpha = alpha
+        self.C = C
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+
+    def fit(self, X: Any, y: Any, sample_weight: np.ndarray | None = None) -> NBSVMClassifier:
+        """Learn one log-count ratio and one logistic regression per (one-vs-rest) class."""
+        X, y = validate_data(self, X, y, accept_sparse="csr", reset=True)
+        if (X.min() if not sparse.issparse(X) else X.data.min(initial=0)) < 0:
+            raise ValueError(
+                "NBSVMClassifier needs non-negative features (counts, binary or TF-IDF); "
+                "got negative values. Use a count or TF-IDF vectorizer in front of it."
+            )
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"NBSVMClassifier needs at least two classes in y; got {list(self.classes_)}."
+            )
+        targets = [1] if len(self.classes_) == 2 else range(len(self.classes_))
+        self.ratios_, self.estimators_ = [], []
+        for target in targets:
+            is_target = encoded == target
+            positive = self.alpha + np.asarray(X[is_target].sum(axis=0)).ravel()
+            negative = self.alpha + np.asarray(X[~is_target].sum(axis=0)).ravel()
+            ratio = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+            model = LogisticRegression(
+                C=self.C, class_weight=self.class_weight, max_iter=self.max_iter
+            )
+            model.fit(_scale_columns(X, ratio), is_target, sample_weight=sample_weight)
+            self.ratios_.append(ratio)
+            self.estimators_.append(model)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        scores = np.column_stack(
+            [
+                model.predict_proba(_scale_columns(X, ratio))[:, 1]
+                for model, ratio in zip(self.estimators_, self.ratios_, strict=True)
+            ]
+        )
+        if len(self.classes_) == 2:
+            return np.column_stack([1 - scores[:, 0], scores[:, 0]])
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
+    """Wrap a classifier so it takes string labels and optional balanced class weights.
+
+    XGBoost only accepts labels ``0..n-1``, and neither it nor MultinomialNB has a
+    ``class_weight`` parameter. This wrapper encodes the labels, turns ``class_weight``
+    into per-row sample weights, fits a clone of ``estimator``, and reports ``classes_``
+    as the original labels, so probabilities keep their class names.
+
+    Args:
+        estimator: the classifier to wrap (cloned on ``fit``); tune it with
+            ``estimator__<param>`` in a grid.
+        class_weight: ``"balanced"``, a ``{label: weight}`` dict, or ``None``.
+    """
+
+    def __init__(self, estimator: Any = None, class_weight: str | dict | None = None):
+        self.estimator = estimator
+        self.class_weight = class_weight
+
+    def fit(
+        self, X: Any, y: Any, sample_weight: np.ndarray | None = None
+    ) -> LabelEncodedClassifier:
+        """Encode ``y``, weight the rows, fit the wrapped classifier."""
+        if self.estimator is None:
+            raise ValueError("LabelEncodedClassifier needs an estimator to wrap; got None.")
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        weights = None
+        if self.class_weight is not None:
+            weights = compute_sample_weight(self.class_weight, y)
+        if sample_weight is not None:
+            weights = sample_weight if weights is None else weights * sample_weight
+        self.estimator_ = clone(self.estimator).fit(X, encoder.transform(y), sample_weight=weights)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row, as an original label."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __sklearn_tags__(self):  # noqa: D105 - sparse input is fine when the wrapped one takes it
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,220 @@
+"""The MLflow model registry: register a model version, and decide who is ``champion``.
+
+Two separate steps, so the champion decision does not depend on how a version was made:
+
+- :func:`register_model_version` logs a fitted model with ``mlflow.sklearn`` and registers it
+  as a new version of a registered model (any other way of registering works as well);
+- :func:`promote_if_better` moves the ``champion`` alias to a version only if its test
+  macro-F1 is at least as good as the current champion's **on the same test data** (same
+  source, same test split, identified by :func:`split_fingerprint`). Otherwise the alias
+  stays where it is and the decision says why. The scores and the data identity are kept
+  as tags of each version, and the decision is logged to the active MLflow run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass
+from importlib.metadata import version as package_version
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+logger = logging.getLogger(__name__)
+
+REGISTERED_MODEL_NAME = "sentiment"
+CHAMPION_ALIAS = "champion"
+SCORE_TAG = "test_macro_f1"
+SOURCE_TAG = "data_source"
+FINGERPRINT_TAG = "test_split_sha256"
+# What a pickled sentiment_model needs to load; pinned to the versions that trained it.
+MODEL_REQUIREMENTS = ("scikit-learn", "imbalanced-learn", "xgboost-cpu", "nltk", "pandas", "numpy")
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """The outcome of :func:`promote_if_better`."""
+
+    model_name: str
+    version: str
+    promoted: bool
+    reason: str
+    candidate_macro_f1: float
+    champion_version: str | None
+    champion_macro_f1: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the decision."""
+        return asdict(self)
+
+
+def split_fingerprint(split: pd.DataFrame) -> str:
+    """sha256 of a split's (text, label) rows, independent of their order."""
+    if not {"text", "label"} <= set(split.columns):
+        raise ValueError(
+            f"split_fingerprint needs 'text' and 'label' columns; got {list(split.columns)}."
+        )
+    rows = sorted(
+        f"{label}\t{text}"
+        for text, label in zip(split["text"].astype(str), split["label"].astype(str), strict=True)
+    )
+    return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
+
+
+def _requirements() -> list[str]:
+    """Pinned pip requirements of the logged model (skips packages that are not installed)."""
+    pins = []
+    for name in MODEL_REQUIREMENTS:
+        try:
+            pins.append(f"{name}=={package_version(name)}")
+        except Exception:  # noqa: BLE001 - an optional package that is absent is not pinned
+            logger.debug("%s is not installed; not pinned in the model", name)
+    return pins
+
+
+def log_sklearn_model(
+    model: Any, artifact_name: str = "model", registered_model_name: str | None = None
+) -> Any:
+    """Log a fitted model with ``mlflow.sklearn`` in the active run; returns its ``ModelInfo``.
+
+    Requirements are pinned from the installed versions (MLflow's inference of them loads
+    the model in a subprocess and takes tens of seconds).
+    """
+    return mlflow.sklearn.log_model(
+        model,
+        name=artifact_name,
+        registered_model_name=registered_model_name,
+        pip_requirements=_requirements(),
+        # skops only loads allow-listed types; ours (TextCleaner, imblearn's Pipeline, NB-SVM,
+        # XGBoost's booster) are not, and the pickle datasets use cloudpickle already.
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+    )
+
+
+def register_model_version(model: Any, model_name: str, artifact_name: str = "model") -> str:
+    """Log ``model`` in the active run and register it as a new version of ``model_name``.
+
+    Returns the new version number (as a string).
+    """
+    info = log_sklearn_model(model, artifact_name, registered_model_name=model_name)
+    version = str(info.registered_model_version)
+    logger.info("Registered %s version %s", model_name, version)
+    return version
+
+
+def _current_champion(client: MlflowClient, model_name: str, alias: str) -> Any | None:
+    try:
+        return client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return None  # no version carries the alias yet
+
+
+def _decide(
+    champion: Any | None, candidate_score: float, data_source: str, fingerprint: str
+) -> tuple[bool, str, float | None]:
+    """Whether the candidate takes the alias, why, and the champion's score (if comparable)."""
+    if champion is None:
+        return True, "no current champion", None
+    tags = champion.tags or {}
+    if tags.get(SOURCE_TAG) != data_source or tags.get(FINGERPRINT_TAG) != fingerprint:
+        return (
+            False,
+            f"champion version {champion.version} was tested on other data "
+            f"(source {tags.get(SOURCE_TAG)!r}, test split {str(tags.get(FINGERPRINT_TAG))[:12]}) "
+            f"than this version (source {data_source!r}, test split {fingerprint[:12]}): "
+            "scores are not comparable, the alias stays; move it by hand if intended",
+            None,
+        )
+    if SCORE_TAG not in tags:
+        return (
+            False,
+            f"champion version {champion.version} has no {SCORE_TAG} tag to compare with; "
+            "the alias stays",
+            None,
+        )
+    champion_score = float(tags[SCORE_TAG])
+    if candidate_score >= champion_score:
+        return (
+            True,
+            f"test macro-F1 {candidate_score:.4f} >= champion version {champion.version}'s "
+            f"{champion_score:.4f} on the same test split",
+            champion_score,
+        )
+    return (
+        False,
+        f"test macro-F1 {candidate_score:.4f} < champion version {champion.version}'s "
+        f"{champion_score:.4f} on the same test split",
+        champion_score,
+    )
+
+
+def _log_decision(decision: PromotionDecision) -> None:
+    """Record the decision and both scores in the active MLflow run, if there is one."""
+    if mlflow.active_run() is None:
+        return
+    mlflow.set_tags(
+        {
+            "promotion.promoted": str(decision.promoted).lower(),
+            "promotion.reason": decision.reason,
+            "promotion.version": decision.version,
+        }
+    )
+    scores = {"promotion.candidate_macro_f1": decision.candidate_macro_f1}
+    if decision.champion_macro_f1 is not None:
+        scores["promotion.champion_macro_f1"] = decision.champion_macro_f1
+    mlflow.log_metrics(scores)
+    mlflow.log_dict(decision.as_dict(), "promotion.json")
+
+
+def promote_if_better(  # noqa: PLR0913 - the identity of a version and of its test data
+    model_name: str,
+    version: str | int,
+    test_macro_f1: float,
+    *,
+    data_source: str,
+    test_split_sha256: str,
+    alias: str = CHAMPION_ALIAS,
+    client: MlflowClient | None = None,
+) -> PromotionDecision:
+    """Move ``alias`` to ``version`` if it is at least as good as the champion on the same data.
+
+    The version's score and data identity are stored as its tags first, so a later
+    version can be compared with it. The decision is logged to the active run and returned.
+    """
+    client = client or MlflowClient()
+    version = str(version)
+    for key, value in (
+        (SCORE_TAG, repr(float(test_macro_f1))),
+        (SOURCE_TAG, data_source),
+        (FINGERPRINT_TAG, test_split_sha256),
+    ):
+        client.set_model_version_tag(model_name, version, key, value)
+    champion = _current_champion(client, model_name, alias)
+    promoted, reason, champion_score = _decide(
+        champion, float(test_macro_f1), data_source, test_split_sha256
+    )
+    if promoted:
+        client.set_registered_model_alias(model_name, alias, version)
+    decision = PromotionDecision(
+        model_name=model_name,
+        version=version,
+        promoted=promoted,
+        reason=reason,
+        candidate_macro_f1=float(test_macro_f1),
+        champion_version=None if champion is None else str(champion.version),
+        champion_macro_f1=champion_score,
+    )
+    logger.info(
+        "%s version %s %s '%s': %s",
+        model_name,
+        version,
+        "takes" if promoted else "does not take",
+        alias,
+        reason,
+    )
+    _log_decision(decision)
+    return decision

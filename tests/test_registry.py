@@ -1,0 +1,121 @@
+"""The champion moves only to a version at least as good on the same test data (real registry)."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.dummy import DummyClassifier
+
+from sentiment_mlops.registry import promote_if_better, register_model_version, split_fingerprint
+
+NAME = "sentiment"
+TEST_SPLIT = pd.DataFrame(
+    {"text": ["great flight", "lost my bag", "ok"], "label": ["positive", "negative", "neutral"]}
+)
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch) -> MlflowClient:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    # Other tests leave an active experiment id behind that this fresh store lacks.
+    mlflow.set_experiment("tests")
+    yield MlflowClient(uri)
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
+def _register(strategy: str = "prior") -> str:
+    model = DummyClassifier(strategy=strategy).fit([[0], [1], [2]], TEST_SPLIT["label"])
+    with mlflow.start_run():
+        return register_model_version(model, NAME)
+
+
+def _champion(client: MlflowClient) -> str:
+    return str(client.get_model_version_by_alias(NAME, "champion").version)
+
+
+def test_first_version_becomes_champion(client):
+    version = _register()
+    decision = promote_if_better(
+        NAME, version, 0.70, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
+    )
+    assert decision.promoted and decision.champion_version is None
+    assert _champion(client) == version
+
+
+def test_worse_version_does_not_take_champion_and_the_run_says_why(client):
+    first = _register()
+    promote_if_better(
+        NAME, first, 0.70, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
+    )
+    worse = _register()
+    with mlflow.start_run() as run:
+        decision = promote_if_better(
+            NAME,
+            worse,
+            0.65,
+            data_source="airline",
+            test_split_sha256=split_fingerprint(TEST_SPLIT),
+        )
+
+    assert not decision.promoted
+    assert _champion(client) == first
+    assert client.get_model_version(NAME, worse).aliases == []
+    logged = client.get_run(run.info.run_id).data
+    assert logged.tags["promotion.promoted"] == "false"
+    assert "0.6500 < champion version 1's 0.7000" in logged.tags["promotion.reason"]
+    assert logged.metrics["promotion.candidate_macro_f1"] == 0.65
+    assert logged.metrics["promotion.champion_macro_f1"] == 0.70
+
+
+def test_better_or_equal_version_takes_champion(client):
+    first = _register()
+    promote_if_better(
+        NAME, first, 0.70, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
+    )
+    equal = _register()
+    assert promote_if_better(
+        NAME, equal, 0.70, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
+    ).promoted
+    assert _champion(client) == equal
+    better = _register()
+    decision = promote_if_better(
+        NAME, better, 0.75, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
+    )
+    assert decision.promoted and decision.champion_macro_f1 == 0.70
+    assert _champion(client) == better
+    assert client.get_model_version(NAME, better).tags["test_macro_f1"] == "0.75"
+
+
+def test_scores_on_other_test_data_are_not_compared(client):
+    first = _register()
+    promote_if_better(
+        NAME, first, 0.70, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
+    )
+    other_split = TEST_SPLIT.assign(label=["negative", "negative", "neutral"])
+    other = _register()
+    decision = promote_if_better(
+        NAME, other, 0.99, data_source="airline", test_split_sha256=split_fingerprint(other_split)
+    )
+    assert not decision.promoted and "other data" in decision.reason
+    other_source = _register()
+    decision = promote_if_better(
+        NAME,
+        other_source,
+        0.99,
+        data_source="semeval",
+        test_split_sha256=split_fingerprint(TEST_SPLIT),
+    )
+    assert not decision.promoted
+    assert _champion(client) == first
+
+
+def test_fingerprint_ignores_row_order_and_names_missing_columns():
+    shuffled = TEST_SPLIT.iloc[::-1]
+    assert split_fingerprint(shuffled) == split_fingerprint(TEST_SPLIT)
+    with pytest.raises(ValueError, match="'text' and 'label'"):
+        split_fingerprint(TEST_SPLIT.drop(columns="label"))
