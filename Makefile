@@ -45,3 +45,7 @@ lint: setup-dev  ## Check style with ruff
 
 clean:  ## Remove outputs of runs (not the raw data, not the MLflow store)
 	find data -mindepth 2 -not -path 'data/01_raw/*' -not -name .gitkeep -type f -delete
+
+.PHONY: serve
+serve: setup  ## Serve $SENTIMENT_MODEL_URI (default models:/sentiment@champion) on 127.0.0.1:8000
+	$(BIN)/uvicorn sentiment_mlops.api.app:app --host 127.0.0.1 --port 8000

@@ -2,18 +2,56 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from kedro.pipeline import Pipeline
+from kedro_mlflow.pipeline import pipeline_ml_factory
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
 
-from sentiment_mlops.pipelines import data_processing, evaluation, feature_engineering, training
+from sentiment_mlops.pipelines import (
+    calibration,
+    data_processing,
+    evaluation,
+    feature_engineering,
+    inference,
+    training,
+)
+from sentiment_mlops.pipelines.inference.pipeline import INPUT_NAME
+
+REGISTERED_MODEL_NAME = "sentiment"
+# What `mlflow.pyfunc.load_model(...).predict` takes: a DataFrame with one `text` column.
+MODEL_SIGNATURE = ModelSignature(inputs=Schema([ColSpec("string", "text")]))
+MODEL_INPUT_EXAMPLE = pd.DataFrame(
+    {"text": ["@united the flight was great, thanks!", "@united my bag is lost again"]}
+)
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register the project's pipelines; ``kedro run`` runs the four training stages."""
+    """Register the project's pipelines; ``kedro run`` runs the training stages.
+
+    The default pipeline is a kedro-mlflow ``PipelineML``: after the training stages it logs
+    the ``inference`` pipeline with its fitted artifacts as an MLflow model and registers it
+    as a new version of ``sentiment``. It must stay a ``PipelineML`` object (adding it to
+    another pipeline turns it back into a plain one and nothing gets logged).
+    """
     pipelines = {
         "data_processing": data_processing.create_pipeline(),
         "feature_engineering": feature_engineering.create_pipeline(),
         "training": training.create_pipeline(),
+        "calibration": calibration.create_pipeline(),
         "evaluation": evaluation.create_pipeline(),
     }
-    pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
+    training_stages = sum(pipelines.values(), Pipeline([]))
+    pipelines["inference"] = inference.create_pipeline()
+    pipelines["__default__"] = pipeline_ml_factory(
+        training=training_stages,
+        inference=pipelines["inference"],
+        input_name=INPUT_NAME,
+        log_model_kwargs={
+            "name": "model",
+            "registered_model_name": REGISTERED_MODEL_NAME,
+            "signature": MODEL_SIGNATURE,
+            "input_example": MODEL_INPUT_EXAMPLE,
+        },
+    )
     return pipelines

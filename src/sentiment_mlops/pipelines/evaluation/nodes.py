@@ -111,3 +111,71 @@ def plot_roc_curves(test_predictions: pd.DataFrame) -> go.Figure:
         yaxis_title="true positive rate",
     )
     return figure
+
+
+# ------------------------------------------------------------------------- calibration
+CALIBRATION_BINS = 10
+
+
+def _reliability_bins(test_predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per confidence bin (equal width on [0, 1]): row count, mean confidence, accuracy."""
+    confidence = test_predictions["confidence"].to_numpy(dtype=float)
+    correct = (test_predictions["label"] == test_predictions["true_label"]).to_numpy(dtype=float)
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    # right-closed bins; confidence 0 cannot occur (it is the top class), 1.0 lands in the last
+    bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, CALIBRATION_BINS - 1)
+    frame = pd.DataFrame({"bin": bins, "confidence": confidence, "correct": correct})
+    return frame.groupby("bin").agg(
+        count=("correct", "size"), confidence=("confidence", "mean"), accuracy=("correct", "mean")
+    )
+
+
+def expected_calibration_error(test_predictions: pd.DataFrame) -> float:
+    """Top-label ECE: the count-weighted mean |accuracy - confidence| over confidence bins."""
+    bins = _reliability_bins(test_predictions)
+    gaps = (bins["accuracy"] - bins["confidence"]).abs()
+    return float((gaps * bins["count"]).sum() / bins["count"].sum())
+
+
+def compute_calibration_metrics(
+    test_predictions: pd.DataFrame, calibrated_test_predictions: pd.DataFrame
+) -> dict[str, float]:
+    """ECE of the served (calibrated) model on the test split, and of the uncalibrated one."""
+    return {
+        "expected_calibration_error": expected_calibration_error(calibrated_test_predictions),
+        "expected_calibration_error_uncalibrated": expected_calibration_error(test_predictions),
+    }
+
+
+def plot_reliability_diagram(
+    test_predictions: pd.DataFrame, calibrated_test_predictions: pd.DataFrame
+) -> go.Figure:
+    """Accuracy against mean confidence per bin, before and after calibration."""
+    figure = go.Figure()
+    for name, predictions in (
+        ("uncalibrated", test_predictions),
+        ("calibrated", calibrated_test_predictions),
+    ):
+        bins = _reliability_bins(predictions)
+        ece = expected_calibration_error(predictions)
+        figure.add_trace(
+            go.Scatter(
+                x=bins["confidence"],
+                y=bins["accuracy"],
+                mode="lines+markers",
+                name=f"{name} (ECE {ece:.3f})",
+                customdata=bins["count"],
+                hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} texts",
+            )
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dash", "color": "grey"}
+        )
+    )
+    figure.update_layout(
+        title="Reliability diagram (test split)",
+        xaxis_title="mean confidence of the predicted class",
+        yaxis_title="accuracy",
+    )
+    return figure

@@ -1,0 +1,46 @@
+"""Prometheus metrics of the service, in a registry of its own (one per app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Sub-millisecond to seconds: a single text scores in ~1 ms, a full batch in ~1 s.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+@dataclass
+class ServiceMetrics:
+    """Request counts and latencies per route, predictions per class, model readiness."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "sentiment_http_requests",
+            "HTTP requests by route, method and status code.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "sentiment_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.predictions = Counter(
+            "sentiment_predictions",
+            "Texts scored, by predicted class.",
+            ["label"],
+            registry=self.registry,
+        )
+        self.uncertain = Counter(
+            "sentiment_uncertain_predictions",
+            "Predictions below min_confidence.",
+            registry=self.registry,
+        )
+        self.model_ready = Gauge(
+            "sentiment_model_ready", "1 once the model is loaded.", registry=self.registry
+        )

@@ -1,0 +1,130 @@
+"""The served model: loaded once from MLflow, then scored without Kedro's per-call costs.
+
+The packaged ``KedroPipelineModel`` stays the source of truth: its inference pipeline and its
+fitted artifacts are what the service uses. Its own ``predict`` deep-copies the whole loaded
+catalog and runs a Kedro runner on every call (hundreds of milliseconds with a large
+vectorizer), so the service takes the artifact it loaded and calls the inference node
+function, :func:`~sentiment_mlops.pipelines.inference.nodes.predict_sentiment`, directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from sentiment_mlops.api.explanations import LinearExplainer, no_explanation
+from sentiment_mlops.api.schemas import Explanation, ModelCard
+from sentiment_mlops.hooks import GIT_COMMIT_TAG, TRAIN_DATA_HASH_TAG
+from sentiment_mlops.pipelines.inference.nodes import TEXT_COLUMN, predict_sentiment
+
+logger = logging.getLogger(__name__)
+
+_REGISTRY_URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+class ModelLoadError(RuntimeError):
+    """The model at ``SENTIMENT_MODEL_URI`` cannot be served."""
+
+
+def packaged_artifact(pyfunc_model: Any) -> Any:
+    """The fitted estimator inside a ``KedroPipelineModel`` logged by the training run."""
+    try:
+        kedro_model = pyfunc_model.unwrap_python_model()
+    except Exception as error:  # mlflow raises MlflowException for non-Python models
+        raise ModelLoadError(
+            "The model is not a packaged Kedro pipeline (KedroPipelineModel); point "
+            "SENTIMENT_MODEL_URI at a model logged by `kedro run`."
+        ) from error
+    artifacts = sorted(kedro_model.pipeline.inputs() - {kedro_model.input_name})
+    if len(artifacts) != 1:
+        raise ModelLoadError(f"Expected one fitted artifact in the package, found {artifacts}")
+    return kedro_model.loaded_catalog.load(artifacts[0])
+
+
+def _model_card(uri: str, pyfunc_model: Any, estimator: Any, explainable: bool) -> ModelCard:
+    """Registry and run facts about the model; what MLflow cannot tell stays ``None``.
+
+    A local model directory is described by its MLmodel file only: the service does not
+    guess which tracking server it came from.
+    """
+    name = version = None
+    aliases: list[str] = []
+    run_id = pyfunc_model.metadata.run_id
+    from_store = uri.startswith(("models:/", "runs:/"))
+    client = MlflowClient() if from_store else None
+    match = _REGISTRY_URI_RE.match(uri)
+    if match and client is not None:
+        name = match["name"]
+        model_version = (
+            client.get_model_version_by_alias(name, match["alias"])
+            if match["alias"]
+            else client.get_model_version(name, match["version"])
+        )
+        version, run_id, aliases = (
+            model_version.version,
+            model_version.run_id,
+            model_version.aliases,
+        )
+    params: dict[str, str] = {}
+    tags: dict[str, str] = {}
+    metrics: dict[str, float] = {}
+    if run_id and client is not None:
+        try:
+            run = client.get_run(run_id)
+            params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
+        except Exception as error:  # the run may live in a store this service cannot reach
+            logger.warning("No run details for the model card (%s)", error)
+    return ModelCard(
+        model_uri=uri,
+        registered_name=name,
+        version=str(version) if version is not None else None,
+        aliases=list(aliases),
+        run_id=run_id,
+        source=params.get("source"),
+        train_data_sha256=tags.get(TRAIN_DATA_HASH_TAG),
+        git_commit=tags.get(GIT_COMMIT_TAG) or tags.get("mlflow.source.git.commit"),
+        classes=[str(name) for name in estimator.classes_],
+        calibrated=hasattr(estimator, "calibrated_classifiers_"),
+        explainable=explainable,
+        metrics=metrics,
+    )
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """The fitted estimator, what the service knows about it, and how to explain it."""
+
+    estimator: Any
+    card: ModelCard
+    explainer: LinearExplainer | None
+    no_explanation_reason: str | None
+
+    @classmethod
+    def load(cls, uri: str) -> ServedModel:
+        """Load ``uri`` once (MLflow registry URI or local directory)."""
+        try:
+            pyfunc_model = mlflow.pyfunc.load_model(uri)
+        except Exception as error:
+            raise ModelLoadError(f"Cannot load model {uri!r}: {error}") from error
+        estimator = packaged_artifact(pyfunc_model)
+        explainer = LinearExplainer.from_model(estimator)
+        reason = explainer if isinstance(explainer, str) else None
+        explainer = None if reason else explainer
+        card = _model_card(uri, pyfunc_model, estimator, explainable=explainer is not None)
+        return cls(estimator, card, explainer, reason)
+
+    def predict(self, texts: list[str]) -> pd.DataFrame:
+        """The inference node's answer for ``texts``: label, confidence, one column per class."""
+        return predict_sentiment(self.estimator, pd.DataFrame({TEXT_COLUMN: texts}))
+
+    def explain(self, text: str, label: str, top_k: int) -> Explanation:
+        """Features for and against ``label``, or why there is no explanation."""
+        if self.explainer is None:
+            return no_explanation(self.no_explanation_reason or "unknown model type")
+        return self.explainer.explain(text, label, top_k)

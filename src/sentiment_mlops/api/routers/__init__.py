@@ -1,0 +1,1 @@
+"""One router per resource: health, predictions, the model card, metrics."""

@@ -1,0 +1,34 @@
+"""Service settings, read from ``SENTIMENT_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveInt, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told; each field is ``SENTIMENT_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTIMENT_", protected_namespaces=())
+
+    model_uri: str = Field(
+        "models:/sentiment@champion",
+        description="MLflow model URI (models:/name@alias, models:/name/version, runs:/...) "
+        "or a local model directory.",
+    )
+    api_key: SecretStr | None = Field(
+        None, description="When set, /predict and /model need this value in X-API-Key."
+    )
+    max_text_length: PositiveInt = Field(5_000, description="Longest accepted text, characters.")
+    max_batch_size: PositiveInt = Field(1_000, description="Most texts in one /predict/batch.")
+    max_body_bytes: PositiveInt = Field(
+        6_000_000, description="Largest accepted request body (a full batch of long texts fits)."
+    )
+    min_confidence: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description='Below this confidence a prediction says "uncertain": true.',
+    )
+    explain_top_k: PositiveInt = Field(5, description="Features listed per explanation side.")
+    access_log: bool = Field(False, description="Log every request (off: no per-request noise).")

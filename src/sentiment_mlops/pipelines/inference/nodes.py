@@ -1,0 +1,63 @@
+"""Nodes of the inference pipeline.
+
+``predict_sentiment`` is the one scoring function: the batch pipeline runs it on each chunk
+of a CSV, the packaged MLflow model runs it through Kedro, and the API calls it directly on
+the artifacts it loaded once. All three therefore give the same numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pandas as pd
+
+from sentiment_mlops.prediction import predict_frame
+
+logger = logging.getLogger(__name__)
+
+TEXT_COLUMN = "text"
+
+
+def predict_sentiment(sentiment_model: Any, instances: pd.DataFrame) -> pd.DataFrame:
+    """``label``, ``confidence`` and one probability per class for each row's raw ``text``.
+
+    The model is the fitted raw-text pipeline (cleaner -> vectorizer -> classifier, possibly
+    calibrated), so cleaning and vectorizing are exactly the training code.
+    """
+    if TEXT_COLUMN not in instances.columns:
+        raise ValueError(
+            f"Instances need a {TEXT_COLUMN!r} column of raw texts; got columns "
+            f"{list(instances.columns)}. Rename the text column to {TEXT_COLUMN!r}."
+        )
+    texts = instances[TEXT_COLUMN]
+    missing = texts.isna().to_numpy()
+    if missing.any():
+        rows = list(instances.index[missing][:10])
+        raise ValueError(
+            f"{int(missing.sum())} instance(s) have no text (index {rows}"
+            f"{'...' if missing.sum() > 10 else ''}); remove or fill those rows."
+        )
+    predictions = predict_frame(sentiment_model, texts.to_numpy(dtype=object))
+    predictions.index = instances.index
+    return predictions
+
+
+def score_instances(
+    sentiment_model: Any, instances: pd.DataFrame | Iterable[pd.DataFrame]
+) -> Iterator[pd.DataFrame]:
+    """Score a table of texts, or an iterator of chunks of one (a CSV read with ``chunksize``).
+
+    A generator node: Kedro saves each chunk's predictions as soon as it is scored, so a file
+    larger than memory streams through. Progress is logged once per chunk.
+    """
+    if isinstance(instances, pd.DataFrame):
+        yield predict_sentiment(sentiment_model, instances)
+        return
+    scored = 0
+    for number, chunk in enumerate(instances, start=1):
+        predictions = predict_sentiment(sentiment_model, chunk)
+        scored += len(predictions)
+        logger.info("Scored chunk %d (%d rows, %d so far)", number, len(predictions), scored)
+        yield pd.concat([chunk[[TEXT_COLUMN]], predictions], axis=1)

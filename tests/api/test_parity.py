@@ -1,0 +1,72 @@
+"""Batch pipeline, loaded MLflow model and HTTP service give the same answers (to 1e-9).
+
+Also proves that the packaged model loads and predicts outside the project directory, in a
+fresh process, from the registry alias.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+CLASSES = ["negative", "neutral", "positive"]
+
+LOAD_AND_PREDICT = """
+import sys, mlflow, pandas as pd
+texts = pd.read_csv(sys.argv[1])["text"]
+model = mlflow.pyfunc.load_model("models:/sentiment@champion")
+model.predict(pd.DataFrame({"text": texts})).to_parquet(sys.argv[2])
+"""
+
+
+@pytest.fixture(scope="module")
+def fixed_texts(trained_model) -> list[str]:
+    test_split = pd.read_parquet(trained_model.workdir / "data/05_model_input/test_split.parquet")
+    extra = ["ok", "&lt;3 @united :)", "NOT good. not GOOD!!!", "ñandú 🚀 " * 5]
+    return list(test_split["text"].head(60)) + extra
+
+
+@pytest.mark.integration
+def test_batch_mlflow_and_http_agree(trained_model, service, fixed_texts, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("parity")  # neither the project nor the training dir
+    instances = outside / "instances.csv"
+    pd.DataFrame({"text": fixed_texts}).to_csv(instances, index=False)
+
+    batch_output = outside / "batch.csv"
+    trained_model.kedro_run(
+        "inference", {"instances_path": str(instances), "predictions_path": str(batch_output)}
+    )
+    batch = pd.read_csv(batch_output)
+
+    mlflow_output = outside / "mlflow.parquet"
+    subprocess.run(
+        [sys.executable, "-c", LOAD_AND_PREDICT, str(instances), str(mlflow_output)],
+        cwd=outside,
+        env=trained_model.env(),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    packaged = pd.read_parquet(mlflow_output)
+    assert list(packaged.columns) == ["label", "confidence", *CLASSES]
+
+    with service.client() as client:
+        answers = client.post("/predict/batch", json={"texts": fixed_texts}).json()["predictions"]
+    http = pd.DataFrame(
+        {"label": [a["label"] for a in answers], "confidence": [a["confidence"] for a in answers]}
+        | {name: [a["scores"][name] for a in answers] for name in CLASSES}
+    )
+
+    assert list(batch["text"]) == fixed_texts
+    for other in (packaged, http):
+        assert list(other["label"]) == list(batch["label"])
+        np.testing.assert_allclose(
+            other[["confidence", *CLASSES]].to_numpy(),
+            batch[["confidence", *CLASSES]].to_numpy(),
+            rtol=0,
+            atol=1e-9,
+        )

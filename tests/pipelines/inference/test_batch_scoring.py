@@ -1,0 +1,92 @@
+"""`kedro run --pipelines inference` on a CSV of texts: chunked, local or s3://."""
+
+from __future__ import annotations
+
+import boto3
+import pandas as pd
+import pytest
+from moto.server import ThreadedMotoServer
+
+TEXTS = [
+    "@united thank you, the crew was wonderful",
+    "@AmericanAir 3 hours on the tarmac and no information. Never again",
+    "@SouthwestAir what is the baggage allowance?",
+    "1234",  # a text that looks like a number must stay a text
+    'quotes "inside", commas, and\na newline',
+] * 7  # 35 rows -> 4 chunks of 10
+
+
+def _write_instances(path) -> None:
+    pd.DataFrame({"id": range(len(TEXTS)), "text": TEXTS}).to_csv(path, index=False)
+
+
+@pytest.mark.integration
+def test_batch_scoring_streams_a_local_csv_in_chunks(trained_model):
+    instances = trained_model.workdir / "instances_local.csv"
+    output = trained_model.workdir / "predictions_local.csv"
+    _write_instances(instances)
+    log = trained_model.kedro_run(
+        "inference",
+        {
+            "instances_path": str(instances),
+            "predictions_path": str(output),
+            "instances_chunksize": 10,
+        },
+    )
+    predictions = pd.read_csv(output)
+    assert list(predictions.columns) == [
+        "text",
+        "label",
+        "confidence",
+        "negative",
+        "neutral",
+        "positive",
+    ]
+    assert list(predictions["text"]) == TEXTS  # every row, in order, one header
+    assert "Scored chunk 4 (5 rows, 35 so far)" in " ".join(log.split())
+    scores = predictions[["negative", "neutral", "positive"]]
+    assert (scores.sum(axis=1) - 1).abs().max() < 1e-9
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch):
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+    }
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket="texts")
+    yield credentials
+    server.stop()
+
+
+@pytest.mark.integration
+def test_batch_scoring_reads_texts_from_s3(trained_model, s3_bucket, tmp_path):
+    local = tmp_path / "instances.csv"
+    _write_instances(local)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_bucket["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.upload_file(str(local), "texts", "incoming/instances.csv")
+    output = tmp_path / "predictions.csv"
+    trained_model.kedro_run(
+        "inference",
+        {"instances_path": "s3://texts/incoming/instances.csv", "predictions_path": str(output)},
+        **s3_bucket,
+    )
+    assert list(pd.read_csv(output)["text"]) == TEXTS
