@@ -3,8 +3,8 @@
 # Started from `kedro docker init` (kedro-docker 0.6.2, Dockerfile.simple) and changed where it
 # does not fit this project:
 # - Python 3.11 (the generated default is 3.9; Kedro 1.x needs >= 3.10);
-# - installs the pinned requirements AND the project package, in a virtual environment built
-#   in a separate stage, so the installer (uv) and its caches stay out of the final image;
+# - installs the pinned requirements AND the project package, in a virtual environment, with
+#   no installer (uv) or download caches left in the image;
 # - copies only what the service and `kedro run` need (pyproject.toml, conf/), not `COPY . .`;
 # - runs as a non-root user; serves the API with uvicorn on 0.0.0.0:8000 (not `kedro run` on
 #   8888) with a HEALTHCHECK on /health.
@@ -14,23 +14,7 @@
 # Docker Hub unreachable? deploy/docker/build_local_base.sh builds a stand-in base image and
 # `--build-arg BASE_IMAGE=local/python:3.11-slim` uses it.
 ARG BASE_IMAGE=python:3.11-slim
-
-FROM ${BASE_IMAGE} AS builder
-
-ARG UV_VERSION=0.13.9
-RUN pip install --no-cache-dir --root-user-action=ignore "uv==${UV_VERSION}"
-
-# Dependencies first: this layer is reused until requirements.txt changes.
-COPY requirements.txt /tmp/requirements.txt
-RUN uv venv /opt/venv \
-    && uv pip install --no-cache --python /opt/venv/bin/python -r /tmp/requirements.txt
-
-COPY pyproject.toml README.md /tmp/project/
-COPY src /tmp/project/src
-RUN uv pip install --no-cache --python /opt/venv/bin/python --no-deps /tmp/project
-
-
-FROM ${BASE_IMAGE} AS runtime
+FROM ${BASE_IMAGE}
 
 ENV PATH=/opt/venv/bin:${PATH} \
     PYTHONUNBUFFERED=1 \
@@ -44,7 +28,21 @@ ARG KEDRO_GID=0
 RUN groupadd -f -g ${KEDRO_GID} kedro_group \
     && useradd -l -m -d /home/kedro_docker -s /bin/bash -g ${KEDRO_GID} -u ${KEDRO_UID} kedro_docker
 
-COPY --from=builder /opt/venv /opt/venv
+# Dependencies first: this layer is reused until requirements.txt changes. uv installs them
+# several times faster than pip and leaves the image in the same layer.
+ARG UV_VERSION=0.13.9
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir --root-user-action=ignore "uv==${UV_VERSION}" \
+    && uv venv /opt/venv \
+    && uv pip install --no-cache --python /opt/venv/bin/python -r /tmp/requirements.txt \
+    && pip uninstall --yes --root-user-action=ignore uv \
+    && rm /tmp/requirements.txt
+
+# Then the project package itself (no dependencies: they are all pinned above).
+COPY pyproject.toml README.md /tmp/project/
+COPY src /tmp/project/src
+RUN pip --python /opt/venv/bin/python install --no-cache-dir --no-deps /tmp/project \
+    && rm -rf /tmp/project
 
 WORKDIR /home/kedro_docker
 # A Kedro project root for `kedro run`: metadata and configuration; the code is the installed
