@@ -47,9 +47,13 @@ RUN pip --python /opt/venv/bin/python install --no-cache-dir --no-deps /tmp/proj
 WORKDIR /home/kedro_docker
 # A Kedro project root for `kedro run`: metadata and configuration; the code is the installed
 # package (Kedro only needs the source directory to exist). data/ is written at run time.
+# conf/local (the default run environment) must exist, empty: without it kedro-mlflow reads no
+# mlflow.yml and falls back to the ./mlruns store that MLflow 3 refuses.
 COPY --chown=${KEDRO_UID}:${KEDRO_GID} pyproject.toml ./
 COPY --chown=${KEDRO_UID}:${KEDRO_GID} conf ./conf
-RUN mkdir -p src data && chown ${KEDRO_UID}:${KEDRO_GID} src data && chmod g+w . src data
+RUN mkdir -p src data conf/local \
+    && chown ${KEDRO_UID}:${KEDRO_GID} src data conf/local \
+    && chmod g+w . src data
 
 USER ${KEDRO_UID}
 

@@ -91,6 +91,14 @@ def mount_tmpfs(path: Path) -> bool:
     return result.returncode == 0
 
 
+def unmount_everything_under(root: Path) -> None:
+    """Unmount ``root`` and every mount below it, deepest first."""
+    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    inside = [p for p in points if p == str(root) or p.startswith(f"{root}/")]
+    for point in sorted(inside, key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+
+
 @pytest.fixture(scope="module")
 def docker() -> Iterator[Docker]:
     """dockerd on a socket in a fresh temporary directory; stopped and removed afterwards."""
@@ -101,7 +109,7 @@ def docker() -> Iterator[Docker]:
         pytest.fail("dockerd / docker not found: run `make system-packages` (docker.io) as root")
     # Short paths: containerd's sockets live under the exec root (108-byte socket path limit).
     root = Path(tempfile.mkdtemp(prefix="smoke-docker-", dir="/tmp"))
-    in_memory = mount_tmpfs(root)
+    mount_tmpfs(root)
     (root / "tmp").mkdir()
     socket_path = root / "docker.sock"
     log = (root / "dockerd.log").open("w")
@@ -141,9 +149,8 @@ def docker() -> Iterator[Docker]:
             daemon.kill()
             daemon.wait()
         log.close()
-        if in_memory:
-            subprocess.run(["umount", "--lazy", str(root)], check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        unmount_everything_under(root)  # the tmpfs, and what dockerd may leave (netns)
+        shutil.rmtree(root)
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +315,7 @@ def test_published_port_is_bound_to_loopback_only(served, docker):
 def test_same_image_runs_a_kedro_pipeline(docker, image, tmp_path):
     """`docker run IMAGE kedro run --pipelines data_processing`, data from the mounted mirror."""
     (raw_file,) = raw_source_files("airline")  # <mirror>/twitter_airline_sentiment/Tweets.csv
-    data_root = raw_file.parents[1]
+    data_root = raw_file.parents[1].resolve()
     output = tmp_path / "model_input"
     output.mkdir()
     output.chmod(0o777)  # written by the container's UID 999
@@ -340,7 +347,12 @@ def test_same_image_runs_a_kedro_pipeline(docker, image, tmp_path):
 def test_dockerignore_keeps_data_state_and_secrets_out(docker, image, tmp_path):
     """Build a context laid out like a used checkout with the project's .dockerignore."""
     context = tmp_path / "context"
-    kept = ["conf/base/catalog.yml", "src/sentiment_mlops/__init__.py", "requirements.txt"]
+    kept = [
+        "conf/base/catalog.yml",
+        "conf/local/.gitkeep",
+        "src/sentiment_mlops/__init__.py",
+        "requirements.txt",
+    ]
     dropped = [
         "data/01_raw/Tweets.csv",
         "data/06_models/sentiment_model.pkl",
