@@ -37,9 +37,15 @@ def test_batch_mlflow_and_http_agree(trained_model, service, fixed_texts, tmp_pa
     pd.DataFrame({"text": fixed_texts}).to_csv(instances, index=False)
 
     batch_output = outside / "batch.csv"
-    trained_model.kedro_run(
-        "inference", {"instances_path": str(instances), "predictions_path": str(batch_output)}
+    log = trained_model.kedro_run(
+        "inference",
+        {
+            "instances_path": str(instances),
+            "predictions_path": str(batch_output),
+            "instances_chunksize": 16,  # 64 texts -> 4 chunks, appended under one header
+        },
     )
+    assert "Scored chunk 4 (16 rows, 64 so far)" in " ".join(log.split())
     batch = pd.read_csv(batch_output)
 
     mlflow_output = outside / "mlflow.parquet"

@@ -1,4 +1,7 @@
-"""`kedro run --pipelines inference` on a CSV of texts: chunked, local or s3://."""
+"""`kedro run --pipelines inference` on a CSV of texts on S3, read and written in chunks.
+
+(A local CSV is scored the same way in tests/api/test_parity.py.)
+"""
 
 from __future__ import annotations
 
@@ -18,34 +21,6 @@ TEXTS = [
 
 def _write_instances(path) -> None:
     pd.DataFrame({"id": range(len(TEXTS)), "text": TEXTS}).to_csv(path, index=False)
-
-
-@pytest.mark.integration
-def test_batch_scoring_streams_a_local_csv_in_chunks(trained_model):
-    instances = trained_model.workdir / "instances_local.csv"
-    output = trained_model.workdir / "predictions_local.csv"
-    _write_instances(instances)
-    log = trained_model.kedro_run(
-        "inference",
-        {
-            "instances_path": str(instances),
-            "predictions_path": str(output),
-            "instances_chunksize": 10,
-        },
-    )
-    predictions = pd.read_csv(output)
-    assert list(predictions.columns) == [
-        "text",
-        "label",
-        "confidence",
-        "negative",
-        "neutral",
-        "positive",
-    ]
-    assert list(predictions["text"]) == TEXTS  # every row, in order, one header
-    assert "Scored chunk 4 (5 rows, 35 so far)" in " ".join(log.split())
-    scores = predictions[["negative", "neutral", "positive"]]
-    assert (scores.sum(axis=1) - 1).abs().max() < 1e-9
 
 
 @pytest.fixture
@@ -72,7 +47,7 @@ def s3_bucket(monkeypatch):
 
 
 @pytest.mark.integration
-def test_batch_scoring_reads_texts_from_s3(trained_model, s3_bucket, tmp_path):
+def test_batch_scoring_streams_texts_from_s3_in_chunks(trained_model, s3_bucket, tmp_path):
     local = tmp_path / "instances.csv"
     _write_instances(local)
     s3 = boto3.client(
@@ -84,9 +59,25 @@ def test_batch_scoring_reads_texts_from_s3(trained_model, s3_bucket, tmp_path):
     )
     s3.upload_file(str(local), "texts", "incoming/instances.csv")
     output = tmp_path / "predictions.csv"
-    trained_model.kedro_run(
+    log = trained_model.kedro_run(
         "inference",
-        {"instances_path": "s3://texts/incoming/instances.csv", "predictions_path": str(output)},
+        {
+            "instances_path": "s3://texts/incoming/instances.csv",
+            "predictions_path": str(output),
+            "instances_chunksize": 10,
+        },
         **s3_bucket,
     )
-    assert list(pd.read_csv(output)["text"]) == TEXTS
+    predictions = pd.read_csv(output)
+    assert list(predictions.columns) == [
+        "text",
+        "label",
+        "confidence",
+        "negative",
+        "neutral",
+        "positive",
+    ]
+    assert list(predictions["text"]) == TEXTS  # every row, in order, under one header
+    assert "Scored chunk 4 (5 rows, 35 so far)" in " ".join(log.split())
+    scores = predictions[["negative", "neutral", "positive"]]
+    assert (scores.sum(axis=1) - 1).abs().max() < 1e-9
