@@ -143,6 +143,8 @@ def build_and_push(ecr: Any, repository_uri: str, args: argparse.Namespace) -> s
     say(f"Building {image} ...")
     docker(
         "build",
+        "--platform",
+        "linux/amd64",  # the instance is x86_64, whatever machine builds the image
         "--build-arg",
         f"BASE_IMAGE={args.base_image}",
         "--tag",
