@@ -30,6 +30,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from tests.conftest import PROJECT_ROOT, raw_source_files
 from tests.trained_model import shared_trained_model
@@ -184,13 +185,11 @@ def image(docker: Docker) -> str:
 def model_dir(tmp_path_factory) -> Path:
     """The registered model of a small real training run, as a directory the container reads."""
     trained = shared_trained_model(tmp_path_factory)
-    mlflow.set_tracking_uri(trained.tracking_uri)
     target = tmp_path_factory.mktemp("served_model")
-    local = Path(
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/sentiment/{trained.version}", dst_path=str(target)
-        )
-    )
+    # Through a client bound to the run's store: no global MLflow state left for other tests.
+    client = MlflowClient(tracking_uri=trained.tracking_uri, registry_uri=trained.tracking_uri)
+    stored = client.get_model_version_download_uri("sentiment", trained.version)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=stored, dst_path=str(target)))
     # The container runs as UID 999; pytest's temporary directories are private to root.
     for path in [target, *target.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
