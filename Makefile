@@ -74,3 +74,20 @@ docs: viz-build  ## Build the docs site (strict) into site/, with the static ked
 
 upload-raw: setup  ## Copy a source's raw files to the aws environment's bucket (SOURCE=airline)
 	$(BIN)/python -m sentiment_mlops.datasets.upload_raw --source $(or $(SOURCE),airline) --env aws
+
+# Container image and AWS deployment (README: "Docker and AWS").
+IMAGE ?= sentiment-mlops:latest
+BASE_IMAGE ?= python:3.11-slim
+.PHONY: docker-base docker-build deploy-aws destroy-aws
+docker-base:  ## Offline machines only: build the stand-in base image local/python:3.11-slim
+	deploy/docker/build_local_base.sh
+
+docker-build:  ## Build the API image $(IMAGE) (BASE_IMAGE=local/python:3.11-slim when offline)
+	docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) --tag $(IMAGE) .
+
+deploy-aws: setup  ## Create/update the AWS stack and push the image: ALLOWED_CIDR=a.b.c.d/32 [DEPLOY_ARGS=...]
+	@test -n "$(ALLOWED_CIDR)" || { echo "Set ALLOWED_CIDR, e.g. make deploy-aws ALLOWED_CIDR=\$$(curl -s https://checkip.amazonaws.com)/32"; exit 2; }
+	$(BIN)/python deploy/aws/deploy.py up --allowed-cidr $(ALLOWED_CIDR) --base-image $(BASE_IMAGE) $(DEPLOY_ARGS)
+
+destroy-aws: setup  ## Delete the AWS stack (DEPLOY_ARGS=--delete-bucket also deletes the data bucket)
+	$(BIN)/python deploy/aws/deploy.py down $(DEPLOY_ARGS)

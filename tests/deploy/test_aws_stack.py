@@ -1,0 +1,297 @@
+"""deploy/aws/deploy.py against moto's server on loopback: create, update and delete the stack.
+
+The script runs as a user runs it (a child process); ``AWS_ENDPOINT_URL`` sends its calls to
+moto. moto applies neither security-group rules, bucket versioning nor the bucket's public access
+block from a template, so those are left to cfn-lint and a real deployment; everything else the template declares is checked here.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
+
+from tests.conftest import PROJECT_ROOT
+
+DEPLOY = PROJECT_ROOT / "deploy" / "aws" / "deploy.py"
+REGION = "us-east-1"
+STACK = "sentiment-test"
+KEY_NAME = "sentiment-test-key"
+AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+EXPECTED_RESOURCES = {
+    "Bucket": "AWS::S3::Bucket",
+    "Repository": "AWS::ECR::Repository",
+    "InstanceRole": "AWS::IAM::Role",
+    "InstanceProfile": "AWS::IAM::InstanceProfile",
+    "ApiSecurityGroup": "AWS::EC2::SecurityGroup",
+    "Instance": "AWS::EC2::Instance",
+}
+
+
+@pytest.fixture(scope="module")
+def aws_env() -> dict[str, str]:
+    """Environment for the script and the checks: moto on a free loopback port, fake keys."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AWS_") or key == "AWS_CA_BUNDLE"
+    }
+    env.update(
+        AWS_ENDPOINT_URL=f"http://{host}:{port}",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+    )
+    yield env
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def aws(aws_env):
+    """boto3 clients on the same moto server."""
+
+    def client(service: str):
+        return boto3.client(
+            service,
+            endpoint_url=aws_env["AWS_ENDPOINT_URL"],
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    return client
+
+
+def deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(DEPLOY), "--stack-name", STACK, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def up(env: dict[str, str], *args: str) -> dict[str, str]:
+    result = deploy(env, "up", "--no-image", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """A directory laid out like an MLflow model (what --model-dir uploads, byte for byte)."""
+    directory = tmp_path_factory.mktemp("model")
+    (directory / "MLmodel").write_text("flavors:\n  python_function: {}\n")
+    (directory / "artifacts").mkdir()
+    (directory / "artifacts" / "sentiment_model.pkl").write_bytes(os.urandom(2048))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def created(aws_env, aws, model_dir) -> dict[str, str]:
+    aws("ec2").create_key_pair(KeyName=KEY_NAME)
+    return up(
+        aws_env,
+        "--allowed-cidr",
+        "198.51.100.7/32",
+        "--key-name",
+        KEY_NAME,
+        "--image-tag",
+        "v1",
+        "--model-dir",
+        str(model_dir),
+    )
+
+
+def test_create_makes_every_resource_and_output(created, aws):
+    stack = aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    resources = aws("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
+    assert {r["LogicalResourceId"]: r["ResourceType"] for r in resources} == EXPECTED_RESOURCES
+    assert set(created) == {
+        "Endpoint",
+        "InstanceId",
+        "BucketName",
+        "RepositoryUri",
+        "ModelUri",
+        "InstanceRoleArn",
+    }
+    assert created["ModelUri"] == f"s3://{created['BucketName']}/models/sentiment"
+
+
+def test_bucket_is_encrypted_and_holds_the_uploaded_model(created, aws, model_dir):
+    s3 = aws("s3")
+    bucket = created["BucketName"]
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    for path in (model_dir / "MLmodel", model_dir / "artifacts" / "sentiment_model.pkl"):
+        key = f"models/sentiment/{path.relative_to(model_dir)}"
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == path.read_bytes()
+
+
+def test_repository_is_the_one_the_outputs_name(created, aws):
+    (repository,) = aws("ecr").describe_repositories(repositoryNames=[f"{STACK}-api"])[
+        "repositories"
+    ]
+    assert repository["repositoryUri"] == created["RepositoryUri"]
+
+
+def test_instance_role_reaches_only_that_bucket_and_repository(created, aws):
+    iam = aws("iam")
+    role_name = created["InstanceRoleArn"].rsplit("/", 1)[1]
+    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    if isinstance(document, str):
+        # moto hands back a policy created by a template as a Python literal, not JSON.
+        document = ast.literal_eval(document)
+    bucket_arn = f"arn:aws:s3:::{created['BucketName']}"
+    repository = aws("ecr").describe_repositories(repositoryNames=[f"{STACK}-api"])
+    repository_arn = repository["repositories"][0]["repositoryArn"]
+    granted = {}
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        for action in actions:
+            granted[action] = statement["Resource"]
+    assert granted == {
+        "s3:ListBucket": bucket_arn,
+        "s3:GetObject": f"{bucket_arn}/*",
+        "ecr:BatchCheckLayerAvailability": repository_arn,
+        "ecr:BatchGetImage": repository_arn,
+        "ecr:GetDownloadUrlForLayer": repository_arn,
+        "ecr:GetAuthorizationToken": "*",  # AWS offers no narrower form of this one
+    }
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+
+
+def test_instance_runs_the_image_with_the_bucket_model(created, aws):
+    ec2 = aws("ec2")
+    (reservation,) = ec2.describe_instances(InstanceIds=[created["InstanceId"]])["Reservations"]
+    (instance,) = reservation["Instances"]
+    assert instance["InstanceType"] == "t3.small"
+    assert instance["KeyName"] == KEY_NAME
+    ami = aws("ssm").get_parameter(Name=AL2023)["Parameter"]["Value"]
+    assert instance["ImageId"] == ami
+    role_name = created["InstanceRoleArn"].rsplit("/", 1)[1]
+    profiles = aws("iam").list_instance_profiles_for_role(RoleName=role_name)["InstanceProfiles"]
+    assert instance["IamInstanceProfile"]["Arn"] == profiles[0]["Arn"]
+    assert created["Endpoint"] == f"http://{instance['PublicDnsName']}:8000"
+    attribute = ec2.describe_instance_attribute(
+        InstanceId=created["InstanceId"], Attribute="userData"
+    )
+    user_data = base64.b64decode(attribute["UserData"]["Value"]).decode()
+    assert f"IMAGE={created['RepositoryUri']}:v1\n" in user_data
+    assert f"SENTIMENT_MODEL_URI={created['ModelUri']}\n" in user_data
+    assert '--port "$API_PORT"' in user_data and "API_PORT=8000\n" in user_data
+
+
+def test_update_changes_the_stack_in_place(created, aws_env, aws):
+    updated = up(
+        aws_env, "--allowed-cidr", "198.51.100.0/24", "--key-name", KEY_NAME, "--image-tag", "v1"
+    )
+    stack = aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["AllowedCidr"] == "198.51.100.0/24"
+    assert updated == created  # same bucket, repository, instance and endpoint
+
+    again = deploy(
+        aws_env,
+        "up",
+        "--no-image",
+        "--allowed-cidr",
+        "198.51.100.0/24",
+        "--key-name",
+        KEY_NAME,
+        "--image-tag",
+        "v1",
+    )
+    # Running `up` again is safe (real CloudFormation answers "No updates are to be
+    # performed", which the script reports; moto simply updates again).
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == created
+
+
+def test_bad_stack_name_is_refused_before_any_call(aws_env):
+    result = subprocess.run(
+        [sys.executable, str(DEPLOY), "--stack-name", "Sentiment_API", "status"],
+        env=aws_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "use lower-case letters" in result.stderr
+
+
+def test_down_deletes_the_stack_and_keeps_the_bucket(created, aws_env, aws):
+    result = deploy(aws_env, "down")
+    assert result.returncode == 0, result.stderr
+    assert f"Kept bucket {created['BucketName']}" in result.stderr
+    stacks = aws("cloudformation").list_stacks()["StackSummaries"]
+    assert {s["StackStatus"] for s in stacks if s["StackName"] == STACK} == {"DELETE_COMPLETE"}
+    (reservation,) = aws("ec2").describe_instances(InstanceIds=[created["InstanceId"]])[
+        "Reservations"
+    ]
+    assert reservation["Instances"][0]["State"]["Name"] == "terminated"
+    with pytest.raises(ClientError):
+        aws("ecr").describe_repositories(repositoryNames=[f"{STACK}-api"])
+    with pytest.raises(ClientError):
+        aws("iam").get_role(RoleName=created["InstanceRoleArn"].rsplit("/", 1)[1])
+    aws("s3").head_bucket(Bucket=created["BucketName"])  # retained: it holds the data
+
+    missing = deploy(aws_env, "down")
+    assert missing.returncode == 1
+    assert f"There is no stack {STACK}" in missing.stderr
+
+
+def test_down_with_delete_bucket_removes_every_version(aws_env, aws):
+    env = aws_env
+    outputs = subprocess.run(
+        [
+            sys.executable,
+            str(DEPLOY),
+            "--stack-name",
+            "sentiment-purge",
+            "up",
+            "--no-image",
+            "--allowed-cidr",
+            "198.51.100.7/32",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    bucket = json.loads(outputs.stdout)["BucketName"]
+    s3 = aws("s3")
+    for body in (b"first", b"second"):
+        s3.put_object(Bucket=bucket, Key="data/texts.csv", Body=body)
+    s3.delete_object(Bucket=bucket, Key="data/texts.csv")  # leaves a delete marker
+    result = subprocess.run(
+        [sys.executable, str(DEPLOY), "--stack-name", "sentiment-purge", "down", "--delete-bucket"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket=bucket)

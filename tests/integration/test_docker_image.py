@@ -1,0 +1,378 @@
+"""Smoke test of the container image: built for real, run with a real model, answered over HTTP.
+
+A private Docker daemon (its socket, data and state in a temporary directory) builds the
+stand-in base image (deploy/docker/build_local_base.sh: Docker Hub is out of reach in CI) and
+the project's image, then runs the image with a model from a small real training run mounted
+read-only, and compares its answers with the packaged model's own predictions in this process.
+Everything it started (containers, daemon) is stopped and its files removed at the end.
+
+Needs root and the Debian packages docker.io and mmdebstrap (system-packages.txt; `make test`
+installs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import PROJECT_ROOT, raw_source_files
+from tests.trained_model import shared_trained_model
+
+pytestmark = pytest.mark.integration
+
+BASE_IMAGE = "local/python:3.11-slim"
+IMAGE = "sentiment-mlops:smoke-test"
+CONTAINER_MODEL = "/models/sentiment"
+TEXTS = [
+    "@united thank you so much, the crew was wonderful and we landed early!",
+    "@AmericanAir lost my bag again and nobody answers the phone. Worst airline ever.",
+    "@SouthwestAir what time does the Denver flight board tomorrow?",
+    "",  # an empty text is refused by the API: not part of the comparison below
+]
+
+
+@dataclass
+class Docker:
+    """The docker CLI bound to the private daemon."""
+
+    cli: str
+    env: dict[str, str]
+
+    def __call__(self, *args: str, timeout: int = 600, check: bool = True) -> str:
+        result = subprocess.run(
+            [self.cli, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args[:2])} failed:\n{result.stderr[-4000:]}")
+        return result.stdout
+
+    def answers(self) -> bool:
+        """Whether the daemon is up."""
+        command = [self.cli, "info", "--format", "{{.ServerVersion}}"]
+        result = subprocess.run(command, env=self.env, capture_output=True, timeout=10, check=False)
+        return result.returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def mount_tmpfs(path: Path) -> bool:
+    """Put ``path`` in memory when allowed: image layers are ~100k small files, and writing
+    and deleting them on a busy disk took minutes. Falls back to the disk quietly."""
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8g,mode=0700", "tmpfs", str(path)],
+        capture_output=True,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def unmount_everything_under(root: Path) -> None:
+    """Unmount ``root`` and every mount below it, deepest first."""
+    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    inside = [p for p in points if p == str(root) or p.startswith(f"{root}/")]
+    for point in sorted(inside, key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def docker() -> Iterator[Docker]:
+    """dockerd on a socket in a fresh temporary directory; stopped and removed afterwards."""
+    dockerd = shutil.which("dockerd")
+    # Prefer the CLI of the same docker.io package as the daemon.
+    cli = shutil.which("docker", path=f"/usr/bin:{os.environ.get('PATH', '')}")
+    if dockerd is None or cli is None:
+        pytest.fail("dockerd / docker not found: run `make system-packages` (docker.io) as root")
+    # Short paths: containerd's sockets live under the exec root (108-byte socket path limit).
+    root = Path(tempfile.mkdtemp(prefix="smoke-docker-", dir="/tmp"))
+    mount_tmpfs(root)
+    (root / "tmp").mkdir()
+    socket_path = root / "docker.sock"
+    log = (root / "dockerd.log").open("w")
+    daemon = subprocess.Popen(
+        [
+            dockerd,
+            "--host",
+            f"unix://{socket_path}",
+            "--data-root",
+            str(root / "data"),
+            "--exec-root",
+            str(root / "exec"),
+            "--pidfile",
+            str(root / "docker.pid"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    env = {**os.environ, "DOCKER_HOST": f"unix://{socket_path}", "TMPDIR": str(root / "tmp")}
+    client = Docker(cli, env)
+    try:
+        deadline = time.monotonic() + 60
+        while not client.answers():
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"dockerd did not start:\n{(root / 'dockerd.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield client
+    finally:
+        leftovers = client("ps", "-aq", "--filter", "label=sentiment-smoke-test", check=False)
+        if leftovers.split():
+            client("rm", "-f", *leftovers.split(), check=False)
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        log.close()
+        unmount_everything_under(root)  # the tmpfs, and what dockerd may leave (netns)
+        shutil.rmtree(root)
+
+
+@pytest.fixture(scope="module")
+def image(docker: Docker) -> str:
+    """The stand-in base image, then the project's image on top of it."""
+    script = PROJECT_ROOT / "deploy" / "docker" / "build_local_base.sh"
+    result = subprocess.run(
+        [str(script), BASE_IMAGE],
+        env={**docker.env, "DOCKER": docker.cli},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
+    docker(
+        "build",
+        "--network",
+        "host",  # package downloads during the build use the host's network settings
+        "--build-arg",
+        f"BASE_IMAGE={BASE_IMAGE}",
+        "--tag",
+        IMAGE,
+        str(PROJECT_ROOT),
+        timeout=900,
+    )
+    return IMAGE
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """The registered model of a small real training run, as a directory the container reads."""
+    trained = shared_trained_model(tmp_path_factory)
+    target = tmp_path_factory.mktemp("served_model")
+    # Through a client bound to the run's store: no global MLflow state left for other tests.
+    client = MlflowClient(tracking_uri=trained.tracking_uri, registry_uri=trained.tracking_uri)
+    stored = client.get_model_version_download_uri("sentiment", trained.version)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=stored, dst_path=str(target)))
+    # The container runs as UID 999; pytest's temporary directories are private to root.
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return local
+
+
+@pytest.fixture(scope="module")
+def served(docker: Docker, image: str, model_dir: Path) -> Iterator[tuple[str, str]]:
+    """The API container, published on a free loopback port only; removed afterwards."""
+    port = free_port()
+    name = f"sentiment-smoke-{uuid.uuid4().hex[:8]}"
+    docker(
+        "run",
+        "--detach",
+        "--name",
+        name,
+        "--label",
+        "sentiment-smoke-test",
+        "--publish",
+        f"127.0.0.1:{port}:8000",
+        "--volume",
+        f"{model_dir}:{CONTAINER_MODEL}:ro",
+        "--env",
+        f"SENTIMENT_MODEL_URI={CONTAINER_MODEL}",
+        image,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/ready", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            state = docker("inspect", "--format", "{{.State.Status}}", name).strip()
+            if state != "running" or time.monotonic() > deadline:
+                logs = docker("logs", name, check=False)
+                pytest.fail(f"the container is {state}, not ready:\n{logs[-4000:]}")
+            time.sleep(1)
+        yield base, name
+    finally:
+        docker("rm", "--force", name, check=False)
+
+
+def post(url: str, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def expected(model_dir: Path) -> pd.DataFrame:
+    """The packaged model's own predictions, in this process."""
+    texts = [text for text in TEXTS if text]
+    return mlflow.pyfunc.load_model(str(model_dir)).predict(pd.DataFrame({"text": texts}))
+
+
+def assert_same(answer: dict, row: pd.Series) -> None:
+    assert answer["label"] == row["label"]
+    assert answer["confidence"] == pytest.approx(row["confidence"], abs=1e-9)
+    assert set(answer["scores"]) == {"negative", "neutral", "positive"}
+    for name, score in answer["scores"].items():
+        assert score == pytest.approx(row[name], abs=1e-9)
+
+
+def test_predict_matches_the_model_in_process(served, expected):
+    base, _ = served
+    for index, text in enumerate(text for text in TEXTS if text):
+        status, answer = post(f"{base}/predict", {"text": text})
+        assert status == 200, answer
+        assert_same(answer, expected.iloc[index])
+
+
+def test_predict_batch_matches_the_model_in_process(served, expected):
+    base, _ = served
+    status, answer = post(f"{base}/predict/batch", {"texts": [t for t in TEXTS if t]})
+    assert status == 200, answer
+    assert len(answer["predictions"]) == len(expected)
+    for prediction, (_, row) in zip(answer["predictions"], expected.iterrows(), strict=True):
+        assert_same(prediction, row)
+
+
+def test_bad_input_is_a_client_error_not_a_crash(served):
+    base, _ = served
+    status, answer = post(f"{base}/predict", {"text": TEXTS[-1]})
+    assert status == 422, answer
+
+
+def test_health_and_healthcheck(served, docker):
+    base, name = served
+    with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
+        assert response.status == 200
+    healthcheck = json.loads(docker("inspect", "--format", "{{json .Config.Healthcheck}}", name))
+    assert "http://127.0.0.1:8000/health" in " ".join(healthcheck["Test"])
+
+
+def test_server_process_is_not_root(served, docker):
+    _, name = served
+    # `docker top` lists the container's processes as the host sees them.
+    processes = docker("top", name, "-eo", "pid,uid,args").splitlines()[1:]
+    assert any("uvicorn" in line for line in processes), processes
+    assert {line.split()[1] for line in processes} == {"999"}
+    assert docker("exec", name, "id", "-u").strip() == "999"
+
+
+def test_published_port_is_bound_to_loopback_only(served, docker):
+    _, name = served
+    bindings = json.loads(docker("inspect", "--format", "{{json .HostConfig.PortBindings}}", name))
+    assert [binding["HostIp"] for binding in bindings["8000/tcp"]] == ["127.0.0.1"]
+
+
+def test_same_image_runs_a_kedro_pipeline(docker, image, tmp_path):
+    """`docker run IMAGE kedro run --pipelines data_processing`, data from the mounted mirror."""
+    (raw_file,) = raw_source_files("airline")  # <mirror>/twitter_airline_sentiment/Tweets.csv
+    data_root = raw_file.parents[1].resolve()
+    output = tmp_path / "model_input"
+    output.mkdir()
+    output.chmod(0o777)  # written by the container's UID 999
+    docker(
+        "run",
+        "--rm",
+        "--label",
+        "sentiment-smoke-test",
+        "--volume",
+        f"{data_root}:/mirror:ro",
+        "--volume",
+        f"{output}:/home/kedro_docker/data/05_model_input",
+        "--env",
+        "SENTIMENT_DATA_MIRROR=/mirror",
+        image,
+        "kedro",
+        "run",
+        "--pipelines",
+        "data_processing",
+        timeout=300,
+    )
+    splits = {path.name for path in output.iterdir()}
+    assert {"train_split.parquet", "validation_split.parquet", "test_split.parquet"} <= splits
+    test_split = pd.read_parquet(output / "test_split.parquet")
+    assert {"text", "clean_text", "label", "source"} <= set(test_split.columns)
+    assert len(test_split) > 2000  # 20 % of the 14,210 deduplicated airline tweets
+
+
+def test_dockerignore_keeps_data_state_and_secrets_out(docker, image, tmp_path):
+    """Build a context laid out like a used checkout with the project's .dockerignore."""
+    context = tmp_path / "context"
+    kept = [
+        "conf/base/catalog.yml",
+        "conf/local/.gitkeep",
+        "src/sentiment_mlops/__init__.py",
+        "requirements.txt",
+    ]
+    dropped = [
+        "data/01_raw/Tweets.csv",
+        "data/06_models/sentiment_model.pkl",
+        "mlflow.db",
+        "mlruns/0/meta.yaml",
+        ".venv/bin/python",
+        ".git/HEAD",
+        "conf/local/credentials.yml",
+        "conf/base/credentials.yml",
+        "conf/local/catalog.yml",
+    ]
+    for relative in kept + dropped:
+        (context / relative).parent.mkdir(parents=True, exist_ok=True)
+        (context / relative).write_text("x")
+    shutil.copy(PROJECT_ROOT / ".dockerignore", context / ".dockerignore")
+    dockerfile = tmp_path / "Dockerfile.context"
+    dockerfile.write_text(f"FROM {image}\nCOPY . /tmp/context\n")
+    tag = "sentiment-mlops:context-check"
+    docker("build", "--file", str(dockerfile), "--tag", tag, str(context))
+    listing = docker("run", "--rm", "--label", "sentiment-smoke-test", tag, "find", "/tmp/context")
+    docker("rmi", tag)
+    files = {line.removeprefix("/tmp/context/") for line in listing.split()}
+    assert set(kept) <= files
+    assert not set(dropped) & files
