@@ -3,8 +3,8 @@
 One session-scoped project in a temporary directory: the committed ``conf/``, ``notebooks/`` and
 ``pyproject.toml``, a stratified sample of every source (read with the project's own
 ``SentimentSourceDataset`` from ``$SENTIMENT_DATA_MIRROR``, never committed), a real
-``kedro run`` on it with a temporary SQLite MLflow store, and the model registered as
-``sentiment@champion`` when no pipeline has registered it yet.
+``kedro run`` on it with a temporary SQLite MLflow store, which registers the model as
+``sentiment`` version 1 with the ``champion`` alias.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 import yaml
@@ -105,37 +104,6 @@ def _write_source_samples(project: Path) -> dict[str, dict]:
     return entries
 
 
-def _register_champion_if_missing(tracking_uri: str) -> None:
-    """Register the trained model as sentiment@champion, unless a pipeline already did.
-
-    The training pipeline on this branch logs ``sentiment_model`` as a pickle artifact but
-    does not register it; the model-comparison pipeline will. Until then the fixture does
-    what that pipeline will do, with MLflow's own API, on the run that trained the model.
-    """
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    registered = client.search_registered_models(filter_string=f"name = '{REGISTERED_MODEL}'")
-    if registered and any(CHAMPION_ALIAS in model.aliases for model in registered if model.aliases):
-        return
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    run = client.search_runs([experiment.experiment_id], order_by=["start_time DESC"])[0]
-    model = pd.read_pickle(
-        Path(client.download_artifacts(run.info.run_id, "model_artifacts/sentiment_model.pkl"))
-    )
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    with mlflow.start_run(run_id=run.info.run_id):
-        info = mlflow.sklearn.log_model(
-            model,
-            name="sentiment_model",
-            registered_model_name=REGISTERED_MODEL,
-            # skops refuses the project's own TextCleaner unless every type is listed.
-            serialization_format="cloudpickle",
-        )
-    client.set_registered_model_alias(
-        REGISTERED_MODEL, CHAMPION_ALIAS, info.registered_model_version
-    )
-
-
 @pytest.fixture(scope="session")
 def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A trained copy of the project on sampled data: ``{"path", "tracking_uri", "env"}``."""
@@ -165,7 +133,9 @@ def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
     env = tool_env(project, tracking_uri)
     subprocess.run([str(VENV_BIN / "kedro"), "run"], cwd=project, env=env, check=True, timeout=600)
-    _register_champion_if_missing(tracking_uri)
+    # The run itself registered the packaged model and gave it the alias (PromotionHook).
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    assert client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version == "1"
     yield {"path": project, "tracking_uri": tracking_uri, "env": env}
 
 
