@@ -23,7 +23,7 @@ from tests.integration.s3.conftest import S3Server, copy_project, mirror_dir
 pytestmark = pytest.mark.integration
 
 RAW = "data/01_raw/twitter_airline_sentiment/Tweets.csv"
-STAGES = {"data_processing", "feature_engineering", "training", "evaluation"}
+STAGES = {"data_processing", "feature_engineering", "training", "calibration", "evaluation"}
 
 
 def dvc(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -71,7 +71,7 @@ def dvc_project(s3_server: S3Server, tmp_path_factory) -> tuple[Path, dict[str, 
         PATH=f"{Path(sys.executable).parent}:{s3_server.env()['PATH']}",
     )
     # The stages run on the small uci source (its real files, placed as `dvc pull` would)
-    # so that the four Kedro stages fit the CI budget; airline is the same commands, slower.
+    # so that the Kedro stages fit the CI budget; airline is the same commands, slower.
     for path in (mirror_dir() / "uci_sentiment_labelled_sentences").iterdir():
         target = project / "data/01_raw/uci_sentiment_labelled_sentences" / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -126,12 +126,12 @@ def test_repro_runs_what_changed_and_nothing_else(dvc_project) -> None:
     assert workspace["data"]["data/08_reporting/metrics.json"]["data"] == metrics
 
     git_commit(project, "dvc.lock of the first repro")
-    parameters = project / "conf/base/parameters_training.yml"
-    training = yaml.safe_load(parameters.read_text())
-    training["model"]["params"]["C"] = training["model"]["params"]["C"] / 4
-    parameters.write_text(yaml.safe_dump(training))
+    parameters = project / "conf/base/parameters_calibration.yml"
+    calibration = yaml.safe_load(parameters.read_text())
+    calibration["calibration"]["method"] = "sigmoid"
+    parameters.write_text(yaml.safe_dump(calibration))
     changed = dvc(project, "repro", env=env).stdout
-    assert stages_run(changed) == {"training", "evaluation"}
+    assert stages_run(changed) == {"calibration", "evaluation"}
 
     diff = json.loads(dvc(project, "metrics", "diff", "--json", env=env).stdout)
-    assert "accuracy" in diff["data/08_reporting/metrics.json"]
+    assert "expected_calibration_error" in diff["data/08_reporting/calibration_metrics.json"]
