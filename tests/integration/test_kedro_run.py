@@ -95,7 +95,10 @@ def test_mlflow_run_has_params_metrics_and_plots(default_run, sample_project):
     assert len(runs) == 1
     run = runs[0]
     assert run.data.params["source"] == "airline"
-    assert run.data.params["model.estimator"] == "sklearn.linear_model.LogisticRegression"
+    assert (
+        run.data.params["candidates.logistic_regression.estimator"]
+        == "sklearn.linear_model.LogisticRegression"
+    )
     assert run.data.params["imbalance.strategy"] == "class_weights"
     metrics = json.loads((project / "data" / "08_reporting" / "metrics.json").read_text())
     for key in METRIC_KEYS:
@@ -113,12 +116,20 @@ def test_mlflow_run_has_params_metrics_and_plots(default_run, sample_project):
     assert "model_artifacts/sentiment_model.pkl" in models
 
 
+def test_promotion_decision_is_saved_through_the_catalog(default_run):
+    project, _ = default_run
+    decision = json.loads((project / "data" / "08_reporting" / "promotion.json").read_text())
+    assert decision["model_name"] == "sentiment" and decision["version"] == "1"
+    assert decision["promoted"] is True and decision["champion_version"] is None
+
+
 @pytest.mark.parametrize(
     ("pipeline", "output"),
     [
         ("data_processing", "05_model_input/test_split.parquet"),
-        ("feature_engineering", "06_models/vectorizer.pkl"),
+        ("feature_engineering", "04_feature/feature_pipeline.pkl"),
         ("training", "06_models/sentiment_model.pkl"),
+        ("calibration", "06_models/calibrated_sentiment_model.pkl"),
         ("evaluation", "08_reporting/metrics.json"),
     ],
 )
