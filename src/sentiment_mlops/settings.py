@@ -3,9 +3,9 @@
 from omegaconf.resolvers import oc
 
 from sentiment_mlops.datasets.sentiment_source_dataset import select_source_entry
-from sentiment_mlops.hooks import ModelCardHook
+from sentiment_mlops.hooks import ModelCardHook, RemoteModelArtifactsHook
 
-HOOKS = (ModelCardHook(),)
+HOOKS = (ModelCardHook(), RemoteModelArtifactsHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
