@@ -120,9 +120,11 @@ class RemoteModelArtifactsHook:
                     local.save(catalog.load(name))
                     catalog[name] = local
                     logger.info(
-                        "Model artifact '%s' (%s) copied to a temporary local file for MLflow",
+                        "Model artifact '%s' (%s://%s) copied to a temporary local file for "
+                        "MLflow; it is deleted once the model is logged",
                         name,
-                        originals[name]._describe().get("filepath"),
+                        originals[name]._protocol,
+                        originals[name]._filepath,
                     )
                 return (yield)
             finally:

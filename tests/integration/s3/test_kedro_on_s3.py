@@ -172,6 +172,8 @@ def test_aws_run_registers_a_servable_model_with_artifacts_in_s3(
         version.run_id: version
         for version in client.search_model_versions(f"name='{REGISTERED_MODEL_NAME}'")
     }
+    for run in aws_project.runs:  # the run log says how the S3 artifact reached MLflow
+        assert "copied to a temporary local file" in run.stdout + run.stderr
     unregistered = [run_id for run_id in aws_project.run_ids if run_id not in by_run]
     assert not unregistered, f"aws runs without a `{REGISTERED_MODEL_NAME}` version: {unregistered}"
     latest = by_run[aws_project.run_ids[-1]]
