@@ -2,8 +2,9 @@
 
 from omegaconf.resolvers import oc
 
+from sentiment_mlops.artifact_hooks import RemoteModelArtifactsHook
 from sentiment_mlops.datasets.sentiment_source_dataset import select_source_entry
-from sentiment_mlops.hooks import ModelCardHook, RemoteModelArtifactsHook
+from sentiment_mlops.hooks import ModelCardHook
 
 HOOKS = (ModelCardHook(), RemoteModelArtifactsHook())
 

@@ -21,7 +21,7 @@ from kedro_datasets.pickle import PickleDataset
 from kedro_mlflow.mlflow import KedroPipelineModel
 from kedro_mlflow.pipeline import pipeline_ml_factory
 
-from sentiment_mlops.hooks import RemoteModelArtifactsHook
+from sentiment_mlops.artifact_hooks import RemoteModelArtifactsHook
 from sentiment_mlops.pipelines import inference
 from sentiment_mlops.pipelines.inference.pipeline import INPUT_NAME, MODEL_ARTIFACT
 
