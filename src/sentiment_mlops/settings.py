@@ -2,10 +2,11 @@
 
 from omegaconf.resolvers import oc
 
+from sentiment_mlops.artifact_hooks import RemoteModelArtifactsHook
 from sentiment_mlops.datasets.sentiment_source_dataset import select_source_entry
 from sentiment_mlops.hooks import ModelCardHook, PromotionHook
 
-HOOKS = (ModelCardHook(), PromotionHook())
+HOOKS = (ModelCardHook(), PromotionHook(), RemoteModelArtifactsHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import s3fs
+from mlflow.tracking import MlflowClient
 
 HERE = Path(__file__).parent
 PROJECT_ROOT = HERE.parents[2]
@@ -229,6 +230,15 @@ def local_files(project: Path) -> set[str]:
     }
 
 
+def tracked_runs(uri: str) -> set[str]:
+    """Ids of the runs in the project's MLflow experiment (none if it does not exist yet)."""
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("sentiment_mlops")
+    if experiment is None:
+        return set()
+    return {run.info.run_id for run in client.search_runs([experiment.experiment_id])}
+
+
 @dataclass
 class AwsProject:
     """A copy of the project that ran ``kedro run --env aws`` twice against the S3 server."""
@@ -239,6 +249,7 @@ class AwsProject:
     files_before: set[str]
     etags_after_first_run: dict[str, str]
     runs: list[subprocess.CompletedProcess]
+    run_ids: list[str]  # the MLflow run of each `kedro run`, in order
 
 
 @pytest.fixture(scope="session")
@@ -268,15 +279,19 @@ def aws_project(
     )
     assert upload.returncode == 0, upload.stderr[-3000:]
     runs = []
+    run_ids: list[str] = []
     etags_after_first_run: dict[str, str] = {}
     for attempt in range(2):
+        runs_before = tracked_runs(mlflow_server.uri)
         run = kedro(project, "run", "--env", "aws", "--params", f"source={SOURCE}", env=env)
         assert run.returncode == 0, (
             f"kedro run --env aws failed:\n{run.stdout[-4000:]}{run.stderr[-4000:]}"
         )
         runs.append(run)
+        (run_id,) = tracked_runs(mlflow_server.uri) - runs_before
+        run_ids.append(run_id)
         if attempt == 0:
             etags_after_first_run = object_etags(s3_server, f"{bucket}/sentiment")
     return AwsProject(
-        project, env, f"{bucket}/sentiment", files_before, etags_after_first_run, runs
+        project, env, f"{bucket}/sentiment", files_before, etags_after_first_run, runs, run_ids
     )

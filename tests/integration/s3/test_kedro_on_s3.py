@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from sentiment_mlops.api.model import ServedModel
+from sentiment_mlops.pipeline_registry import REGISTERED_MODEL_NAME
 from sentiment_mlops.prediction import predict_frame
 from tests.integration.s3.conftest import (
     SOURCE,
@@ -30,6 +33,7 @@ from tests.integration.s3.conftest import (
     local_files,
     mirror_dir,
     object_etags,
+    tracked_runs,
 )
 
 pytestmark = pytest.mark.integration
@@ -91,13 +95,10 @@ def local_run(mlflow_server: MlflowServer, s3_server: S3Server, tmp_path_factory
     return LocalRun(project, run_id, raw_before, sha256_tree(raw_source))
 
 
-def tracked_runs(uri: str) -> set[str]:
-    """Ids of the runs in the project's MLflow experiment (none if it does not exist yet)."""
-    client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("sentiment_mlops")
-    if experiment is None:
-        return set()
-    return {run.info.run_id for run in client.search_runs([experiment.experiment_id])}
+def log_text(output: str) -> str:
+    """Console log as plain text: rich wraps messages into a narrow column next to the
+    ``file.py:line`` of each record; drop those and join the words again."""
+    return " ".join(re.sub(r"\S+\.py:\d+", " ", output).split())
 
 
 def test_aws_run_writes_every_output_to_the_bucket(aws_project: AwsProject, s3_server) -> None:
@@ -166,3 +167,48 @@ def test_mlflow_server_tracks_metrics_and_stores_artifacts_in_s3(
     trained = pickle.loads((local_run.path / "data/06_models/sentiment_model.pkl").read_bytes())
     texts = pd.Series(["the flight was great", "worst service ever", "it is a phone"])
     pd.testing.assert_frame_equal(predict_frame(served, texts), predict_frame(trained, texts))
+
+
+def test_aws_run_registers_a_servable_model_with_artifacts_in_s3(
+    aws_project: AwsProject, mlflow_server: MlflowServer, s3_server: S3Server, monkeypatch
+) -> None:
+    """Each aws run logs and registers the packaged inference pipeline; its fitted artifact is
+    stored in the MLflow server's bucket and the API loads it as ``models:/sentiment@champion``."""
+    client = MlflowClient(mlflow_server.uri)
+    by_run = {
+        version.run_id: version
+        for version in client.search_model_versions(f"name='{REGISTERED_MODEL_NAME}'")
+    }
+    for run in aws_project.runs:  # the run log says how the S3 artifact reached MLflow
+        assert "copied to a temporary local file" in log_text(run.stdout + run.stderr)
+    unregistered = [run_id for run_id in aws_project.run_ids if run_id not in by_run]
+    assert not unregistered, f"aws runs without a `{REGISTERED_MODEL_NAME}` version: {unregistered}"
+    latest = by_run[aws_project.run_ids[-1]]
+    client.set_registered_model_alias(REGISTERED_MODEL_NAME, "champion", latest.version)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    try:
+        model_id = mlflow.models.get_model_info(
+            f"models:/{REGISTERED_MODEL_NAME}/{latest.version}"
+        ).model_id
+        served = ServedModel.load(f"models:/{REGISTERED_MODEL_NAME}@champion")
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert model_id is not None, f"version {latest.version} has no logged model"
+    in_bucket = s3_server.filesystem().find(f"{mlflow_server.artifacts_bucket}/artifacts")
+    packaged = [
+        path
+        for path in in_bucket
+        if model_id in path and path.endswith("/calibrated_sentiment_model.pkl")
+    ]
+    assert packaged, f"model {model_id} has no calibrated_sentiment_model.pkl in the bucket"
+    assert served.card.run_id == aws_project.run_ids[-1]
+    relative = "06_models/calibrated_sentiment_model.pkl"
+    saved = versions(s3_server, aws_project.root, relative)[-1]
+    trained = pickle.loads(
+        s3_server.filesystem().cat(f"{aws_project.root}/{relative}/{saved}/{Path(relative).name}")
+    )
+    texts = pd.Series(["the flight was great", "worst service ever", "it is a phone"])
+    pd.testing.assert_frame_equal(
+        predict_frame(served.estimator, texts), predict_frame(trained, texts)
+    )
