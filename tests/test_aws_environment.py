@@ -15,7 +15,15 @@ from kedro.framework.startup import bootstrap_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ["airline", "semeval", "imdb", "amazon_alexa", "uci"]
-VERSIONED = ["vectorizer", "classifier", "sentiment_model", "metrics", "{plot}_plot"]
+VERSIONED = [
+    "sentiment_model",
+    "calibrated_sentiment_model",
+    "metrics",
+    "calibration_metrics",
+    "model_comparison",
+    "promotion_decision",
+    "{plot}_plot",
+]
 
 
 def catalog_config(env: str, source: str = "airline") -> dict[str, Any]:

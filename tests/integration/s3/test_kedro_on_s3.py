@@ -41,17 +41,17 @@ pytestmark = pytest.mark.integration
 UNVERSIONED = [
     "02_intermediate/canonical_texts.parquet",
     "03_primary/deduplicated_texts.parquet",
-    "04_feature/train_features.pkl",
+    "04_feature/feature_pipeline.pkl",
     "05_model_input/test_split.parquet",
-    "05_model_input/model_input_features.pkl",
     "07_model_output/test_predictions.parquet",
 ]
 VERSIONED = [
-    "06_models/vectorizer.pkl",
-    "06_models/classifier.pkl",
     "06_models/sentiment_model.pkl",
+    "06_models/calibrated_sentiment_model.pkl",
+    "08_reporting/model_comparison.csv",
     "08_reporting/metrics.json",
     "08_reporting/confusion_matrix.json",
+    "08_reporting/promotion.json",
 ]
 
 
