@@ -92,8 +92,15 @@ def test_mlflow_run_has_params_metrics_and_plots(default_run, sample_project):
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     experiment = mlflow.get_experiment_by_name("sentiment_mlops")
     runs = mlflow.search_runs([experiment.experiment_id], output_format="list")
-    assert len(runs) == 1
-    run = runs[0]
+    parents = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    assert len(parents) == 1
+    run = parents[0]
+    # One nested run per candidate model of conf/base/parameters_training.yml.
+    candidates = {key.split(".")[1] for key in run.data.params if key.startswith("candidates.")}
+    nested = [
+        other for other in runs if other.data.tags.get("mlflow.parentRunId") == run.info.run_id
+    ]
+    assert len(nested) == len(candidates) > 1
     assert run.data.params["source"] == "airline"
     assert (
         run.data.params["candidates.logistic_regression.estimator"]

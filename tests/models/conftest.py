@@ -42,6 +42,8 @@ def tracking_uri(tmp_path, monkeypatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    # MLflow remembers the active experiment id across stores; id 1 may not exist in this one.
+    mlflow.set_experiment("deep-model-tests")
     yield uri
     mlflow.set_tracking_uri(None)
 

@@ -90,7 +90,10 @@ def _write_source_samples(project: Path) -> dict[str, dict]:
     samples_dir.mkdir(parents=True)
     entries = {}
     for name, entry in catalog["_raw_sources"].items():
-        options = {key: value for key, value in entry.items() if key not in ("type", "metadata")}
+        # raw_dir is the project's (an interpolation); the samples are read from this copy's.
+        options = {
+            key: value for key, value in entry.items() if key not in ("type", "metadata", "raw_dir")
+        }
         raw = SentimentSourceDataset(**options, raw_dir=str(project / "data/01_raw")).load()
         label_column = parameters["sources"][name]["label_column"]
         rows = SAMPLE_ROWS.get(name, DEFAULT_SAMPLE_ROWS)

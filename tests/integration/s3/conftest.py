@@ -231,12 +231,13 @@ def local_files(project: Path) -> set[str]:
 
 
 def tracked_runs(uri: str) -> set[str]:
-    """Ids of the runs in the project's MLflow experiment (none if it does not exist yet)."""
+    """Ids of the top-level runs (one per `kedro run`, not the nested candidate runs)."""
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("sentiment_mlops")
     if experiment is None:
         return set()
-    return {run.info.run_id for run in client.search_runs([experiment.experiment_id])}
+    runs = client.search_runs([experiment.experiment_id])
+    return {run.info.run_id for run in runs if "mlflow.parentRunId" not in run.data.tags}
 
 
 @dataclass

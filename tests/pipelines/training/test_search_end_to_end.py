@@ -48,7 +48,7 @@ def project(tmp_path, monkeypatch, airline_splits, tracking_uri):
 def test_model_search_logs_nested_runs_comparison_and_plots(project, tracking_uri):
     bootstrap_project(project)
     with KedroSession.create(project_path=project, env="ci") as session:
-        session.run(pipeline_names=["feature_engineering", "training", "evaluation"])
+        session.run(pipeline_names=["feature_engineering", "training", "calibration", "evaluation"])
 
     client = MlflowClient(tracking_uri)
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
