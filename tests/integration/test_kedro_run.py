@@ -116,18 +116,28 @@ def test_mlflow_run_has_params_metrics_and_plots(default_run, sample_project):
         "plots/confusion_matrix.json",
         "plots/roc_curves.json",
         "plots/reliability_diagram.json",
+        "plots/model_f1.json",
+        "plots/fit_time_vs_score.json",
     }
     models = {
         artifact.path for artifact in client.list_artifacts(run.info.run_id, "model_artifacts")
     }
     assert "model_artifacts/sentiment_model.pkl" in models
+    # The packaged model was registered by this run and, being the first, became champion.
+    champion = client.get_model_version_by_alias("sentiment", "champion")
+    assert champion.run_id == run.info.run_id
 
 
-def test_promotion_decision_is_saved_through_the_catalog(default_run):
-    project, _ = default_run
+def test_promotion_decision_is_saved_through_the_catalog(default_run, sample_project):
+    project, env = sample_project
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     decision = json.loads((project / "data" / "08_reporting" / "promotion.json").read_text())
     assert decision["model_name"] == "sentiment" and decision["version"] == "1"
     assert decision["promoted"] is True and decision["champion_version"] is None
+    metrics = json.loads((project / "data" / "08_reporting" / "metrics.json").read_text())
+    champion = mlflow.MlflowClient().get_model_version_by_alias("sentiment", "champion")
+    assert float(champion.tags["test_macro_f1"]) == pytest.approx(metrics["macro_f1"])
+    assert mlflow.get_run(champion.run_id).data.tags["promotion.promoted"] == "true"
 
 
 @pytest.mark.parametrize(

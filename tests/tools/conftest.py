@@ -138,7 +138,7 @@ def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     subprocess.run([str(VENV_BIN / "kedro"), "run"], cwd=project, env=env, check=True, timeout=600)
     # The run itself registered the packaged model and gave it the alias (PromotionHook).
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    assert client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version == "1"
+    assert str(client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version) == "1"
     yield {"path": project, "tracking_uri": tracking_uri, "env": env}
 
 

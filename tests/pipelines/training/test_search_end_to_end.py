@@ -94,6 +94,5 @@ def test_model_search_logs_nested_runs_comparison_and_plots(project, tracking_ur
 
     metrics = json.loads((project / "data/08_reporting/metrics.json").read_text())
     assert {"accuracy", "macro_f1", "macro_recall", "negative_f1", "macro_roc_auc"} <= set(metrics)
-    champion = client.get_model_version_by_alias("sentiment", "champion")
-    assert float(champion.tags["test_macro_f1"]) == pytest.approx(metrics["macro_f1"])
-    assert parent.data.tags["promotion.promoted"] == "true"
+    # Registration and the champion decision follow the packaged default pipeline only:
+    # tests/integration/test_kedro_run.py checks them on a real `kedro run`.
