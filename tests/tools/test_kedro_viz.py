@@ -20,7 +20,7 @@ from tests.tools.conftest import VENV_BIN, free_port, screenshot, serve, texts_o
 
 pytestmark = pytest.mark.integration
 
-PLOTS = ("confusion_matrix_plot", "roc_curves_plot", "model_f1_plot")
+PLOTS = ("confusion_matrix_plot", "roc_curves_plot")
 # Kedro's data engineering convention, the order the layers must be drawn in.
 LAYER_ORDER = [
     "raw",
