@@ -90,6 +90,13 @@ def plot_confusion_matrix(test_predictions: pd.DataFrame) -> go.Figure:
     return figure
 
 
+def _diagonal(name: str) -> go.Scatter:
+    """The dashed y = x reference line (chance for ROC, perfect calibration for reliability)."""
+    return go.Scatter(
+        x=[0, 1], y=[0, 1], mode="lines", name=name, line={"dash": "dash", "color": "grey"}
+    )
+
+
 def plot_roc_curves(test_predictions: pd.DataFrame) -> go.Figure:
     """One-vs-rest ROC curve per class, with its AUC in the legend."""
     figure = go.Figure()
@@ -102,11 +109,7 @@ def plot_roc_curves(test_predictions: pd.DataFrame) -> go.Figure:
                 x=false_positive, y=true_positive, mode="lines", name=f"{name} (AUC {auc:.3f})"
             )
         )
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash", "color": "grey"}
-        )
-    )
+    figure.add_trace(_diagonal("chance"))
     figure.update_layout(
         title="ROC curves, one-vs-rest (test split)",
         xaxis_title="false positive rate",
@@ -170,11 +173,7 @@ def plot_reliability_diagram(
                 hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} texts",
             )
         )
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dash", "color": "grey"}
-        )
-    )
+    figure.add_trace(_diagonal("perfect"))
     figure.update_layout(
         title="Reliability diagram (test split)",
         xaxis_title="mean confidence of the predicted class",
