@@ -3,10 +3,12 @@
 For each source the data_processing pipeline builds the splits (dedupe, stratified, seed 42).
 airline and imdb: fit on train + validation (80 %), score the 20 % test split; semeval: fit on
 train, score the TweetEval validation split. Each model is ``Pipeline(TextCleaner, network)``
-on raw text, as training ships it. Prints a markdown table and writes
-``benchmarks/results/deep_<source>.json``.
+on raw text, as training ships it. Prints a markdown table, writes
+``benchmarks/results/deep_<source><tag>.json`` and rewrites ``benchmarks/results/deep.md``
+from every ``deep_*.json`` there (the docs include that file).
 
     python benchmarks/deep.py --sources airline --models bilstm,transformer
+    python benchmarks/deep.py --table-only     # only rewrite deep.md from the saved results
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 # Longer texts (IMDb reviews) get more tokens; everything else is each class's default.
 MAX_LENGTH = {"imdb": 256, "amazon_alexa": 128}
 MODELS = {"bilstm": BiLSTMClassifier, "transformer": TransformerEncoderClassifier}
+TABLE_HEADER = (
+    "| source | model | settings (besides the defaults) | macro-F1 | accuracy | macro-recall "
+    "| s/epoch | epochs (best) |\n|---|---|---|---:|---:|---:|---:|---|"
+)
 
 
 def load_splits(source: str) -> dict[str, pd.DataFrame]:
@@ -87,6 +93,54 @@ def fit_and_score(  # noqa: PLR0913
     }
 
 
+def non_default_settings(row: dict[str, Any]) -> str:
+    """The network's parameters that differ from its class defaults, e.g. ``tokenizer=bpe``."""
+    defaults = MODELS[row["model"]]().get_params()
+    changed = [
+        f"`{name}={value}`"
+        for name, value in row["params"].items()
+        if name in defaults and value != defaults[name]
+    ]
+    return ", ".join(changed) or "defaults"
+
+
+def table_row(row: dict[str, Any]) -> str:
+    """One result as a row under ``TABLE_HEADER``."""
+    return (
+        f"| {row['source']} | {row['model']} | {non_default_settings(row)} "
+        f"| {row['macro_f1']:.3f} | {row['accuracy']:.3f} | {row['macro_recall']:.3f} "
+        f"| {row['seconds_per_epoch']:.1f} | {row['epochs_run']} ({row['best_epoch']}) |"
+    )
+
+
+def markdown(results_dir: Path) -> str:
+    """Every saved ``deep_*.json`` result as one table, with the machine that measured it."""
+    rows, machines = [], set()
+    for path in sorted(results_dir.glob("deep_*.json")):
+        saved = json.loads(path.read_text())
+        rows += saved["results"]
+        meta = saved["meta"]
+        machines.add(f"{meta['device']}, {meta['machine']}, torch {meta['torch']}")
+    scored = {
+        f"{row['source']}: fit on {row['fit_rows']:,}, scored on {row['scored_rows']:,}"
+        for row in rows
+    }
+    return "\n".join(
+        [
+            "# Deep model benchmark",
+            "",
+            "Written by `python benchmarks/deep.py` from every `deep_<source><tag>.json` in "
+            "this folder. airline and imdb: fit on train + validation, scored on the test "
+            "split; semeval: fit on train, scored on the validation split "
+            f"({'; '.join(sorted(scored))} texts). Measured on: {'; '.join(sorted(machines))}.",
+            "",
+            TABLE_HEADER,
+            *[table_row(row) for row in rows],
+            "",
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", default="airline")
@@ -96,7 +150,13 @@ def main() -> None:
         "--params", default="{}", help='JSON params for every model, e.g. {"tokenizer": "bpe"}'
     )
     parser.add_argument("--tag", default="", help="suffix of the results file name")
+    parser.add_argument(
+        "--table-only", action="store_true", help="only rewrite deep.md from the saved results"
+    )
     args = parser.parse_args()
+    if args.table_only:
+        (RESULTS / "deep.md").write_text(markdown(RESULTS))
+        return
     # The pipeline's kedro-mlflow hooks log a run; keep it out of the project's store.
     os.environ.setdefault(
         "MLFLOW_TRACKING_URI", f"sqlite:///{tempfile.mkdtemp(prefix='deep-bench-')}/mlflow.db"
@@ -121,17 +181,9 @@ def main() -> None:
             json.dumps({"meta": meta, "results": results}, indent=2)
         )
         rows.extend(results)
+    (RESULTS / "deep.md").write_text(markdown(RESULTS))
     print(f"device: {device}\n")  # noqa: T201 - a benchmark prints its table
-    print(  # noqa: T201
-        "| source | model | macro-F1 | accuracy | macro-recall | s/epoch | epochs (best) |\n"
-        "|---|---|---|---|---|---|---|"
-    )
-    for row in rows:
-        print(  # noqa: T201
-            f"| {row['source']} | {row['model']} | {row['macro_f1']:.3f} | {row['accuracy']:.3f} "
-            f"| {row['macro_recall']:.3f} | {row['seconds_per_epoch']:.1f} "
-            f"| {row['epochs_run']} ({row['best_epoch']}) |"
-        )
+    print("\n".join([TABLE_HEADER, *[table_row(row) for row in rows]]))  # noqa: T201
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The FastAPI app: ``uvicorn sentiment_mlops.api.app:app``.
 
 The model is loaded once, in the background, when the app starts: ``/health`` answers at
-once, ``/ready`` says 503 until the model is there (or why it failed to load).
+once, ``/ready`` says 503 until the model is there (or why it failed to load). Swagger UI
+(``/docs``) and ReDoc (``/redoc``) are served from files shipped with ``fastapi-offline``,
+not from a CDN, so they work where the service has no internet access.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from sentiment_mlops import __version__
 from sentiment_mlops.api.errors import install_error_handlers
@@ -58,7 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app with its own settings, metrics and (not yet loaded) model."""
     settings = settings or Settings()
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Sentiment API",
         version=__version__,
         description="Negative / neutral / positive, with a calibrated confidence, a score per "
