@@ -15,7 +15,7 @@ Prerequisites: a trained and registered model (``make run``), the Debian package
 (``apt-get install hey``) and the tweets in ``$SENTIMENT_DATA_MIRROR``. Run from the project
 root, with the same MLFLOW_TRACKING_URI as the training run:
 
-    .venv/bin/python benchmarks/serving.py --model-uri models:/sentiment@champion
+    .venv/bin/python benchmarks/serving.py --alias champion
 
 It prints one table (p50 / p99 latency in ms, requests/s) and the ratios the targets use.
 """
@@ -44,6 +44,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from sentiment_mlops.api.model import ServedModel
+from sentiment_mlops.registry import REGISTERED_MODEL_NAME
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,12 +133,16 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def batch_pipeline(texts: list[str], workdir: Path) -> float:
+def batch_pipeline(texts: list[str], workdir: Path, alias: str) -> float:
     """Seconds for `kedro run --pipelines inference` (in-process session) on ``texts``."""
     instances, output = workdir / "instances.csv", workdir / "predictions.csv"
     pd.DataFrame({"text": texts}).to_csv(instances, index=False)
     bootstrap_project(PROJECT_ROOT)
-    params = {"instances_path": str(instances), "predictions_path": str(output)}
+    params = {
+        "instances_path": str(instances),
+        "predictions_path": str(output),
+        "model_alias": alias,  # the same registered version as every other measurement
+    }
     with KedroSession.create(project_path=PROJECT_ROOT, runtime_params=params) as session:
         started = time.perf_counter()
         session.run(pipeline_names=["inference"])
@@ -149,12 +154,15 @@ def batch_pipeline(texts: list[str], workdir: Path) -> float:
 
 def main() -> None:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model-uri", default="models:/sentiment@champion")
+    parser.add_argument(
+        "--alias", default="champion", help="registered version of `sentiment` to measure"
+    )
     parser.add_argument("--requests", type=int, default=2048, help="per HTTP run of the service")
     parser.add_argument("--mlflow-requests", type=int, default=192, help="per mlflow serve run")
     parser.add_argument("--repeats", type=int, default=2000, help="in-process calls")
     parser.add_argument("--batch-rows", type=int, default=100_000)
     arguments = parser.parse_args()
+    arguments.model_uri = f"models:/{REGISTERED_MODEL_NAME}@{arguments.alias}"
     if shutil.which("hey") is None:
         sys.exit("This benchmark needs `hey` (Debian: apt-get install hey).")
 
@@ -252,7 +260,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     started = time.perf_counter()
     estimator.predict_proba(np.array(many, dtype=object))
     raw_many = time.perf_counter() - started
-    pipeline_many = batch_pipeline(many, outside)
+    pipeline_many = batch_pipeline(many, outside, arguments.alias)
     n = f"{arguments.batch_rows:,}"
     rows[f"raw sklearn predict_proba ({n} texts)"] = {
         "p50_ms": raw_many * 1000,

@@ -1,10 +1,14 @@
 """The text cleaner shared by training, batch inference and the API."""
 
+import pickle
+
 import pytest
 from sklearn.base import clone
 
 from sentiment_mlops.text_cleaning import (
+    EXCLAMATION_TOKEN,
     NEGATIONS,
+    QUESTION_TOKEN,
     URL_TOKEN,
     USER_TOKEN,
     TextCleaner,
@@ -34,7 +38,39 @@ def test_html_entities_are_unescaped_and_tags_dropped():
 
 
 def test_punctuation_and_special_characters_are_removed_and_case_folded():
-    assert clean_text("WOW!!! Best... flight*** ever?! #blessed") == "wow best flight ever blessed"
+    cleaned = clean_text("WOW!!! Best... flight*** ever?! #blessed", replace_emphasis_marks=False)
+    assert cleaned == "wow best flight ever blessed"
+
+
+def test_exclamation_and_question_marks_become_tokens():
+    cleaned = clean_text("Delayed again?! Great...").split()
+    assert cleaned == ["delayed", "again", QUESTION_TOKEN, EXCLAMATION_TOKEN, "great"]
+
+
+def test_emojis_become_tokens_named_after_them():
+    cleaned = clean_text("on fleek 😂😂 \u2764 thanks").split()
+    assert cleaned == [
+        "on",
+        "fleek",
+        "emojifacewithtearsofjoy",
+        "emojifacewithtearsofjoy",
+        "emojiheavyblackheart",
+        "thanks",
+    ]
+    assert clean_text("on fleek 😂", replace_emojis=False) == "on fleek"
+
+
+def test_a_cleaner_pickled_before_the_emoji_and_mark_options_cleans_as_it_did():
+    old = TextCleaner()
+    state = dict(old.__getstate__())
+    del state["replace_emojis"], state["replace_emphasis_marks"]
+    restored = TextCleaner.__new__(TextCleaner)
+    restored.__setstate__(state)
+    assert restored.transform(["Great!! 😂"]).tolist() == ["great"]
+    # A cleaner pickled with the options keeps them.
+    assert pickle.loads(pickle.dumps(old)).transform(["Great!"]).tolist() == [
+        f"great {EXCLAMATION_TOKEN}"
+    ]
 
 
 def test_options_turn_steps_off():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Pipeline, pipeline
 from kedro_mlflow.pipeline import pipeline_ml_factory
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
@@ -16,7 +16,7 @@ from sentiment_mlops.pipelines import (
     inference,
     training,
 )
-from sentiment_mlops.pipelines.inference.pipeline import INPUT_NAME
+from sentiment_mlops.pipelines.inference.pipeline import INPUT_NAME, MODEL_ARTIFACT
 from sentiment_mlops.registry import REGISTERED_MODEL_NAME
 
 # What `mlflow.pyfunc.load_model(...).predict` takes: a DataFrame with one `text` column.
@@ -42,10 +42,13 @@ def register_pipelines() -> dict[str, Pipeline]:
         "evaluation": evaluation.create_pipeline(),
     }
     training_stages = sum(pipelines.values(), Pipeline([]))
-    pipelines["inference"] = inference.create_pipeline()
+    # Packaged with the artifact this training run fitted; run on its own (batch scoring), the
+    # same nodes score with the registry's champion (`champion_model`).
+    packaged_inference = inference.create_pipeline()
+    pipelines["inference"] = pipeline(packaged_inference, inputs={MODEL_ARTIFACT: "champion_model"})
     pipelines["__default__"] = pipeline_ml_factory(
         training=training_stages,
-        inference=pipelines["inference"],
+        inference=packaged_inference,
         input_name=INPUT_NAME,
         log_model_kwargs={
             "name": "model",

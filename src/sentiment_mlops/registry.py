@@ -32,7 +32,51 @@ SCORE_TAG = "test_macro_f1"
 SOURCE_TAG = "data_source"
 FINGERPRINT_TAG = "test_split_sha256"
 # What a pickled sentiment_model needs to load; pinned to the versions that trained it.
-MODEL_REQUIREMENTS = ("scikit-learn", "imbalanced-learn", "xgboost-cpu", "nltk", "pandas", "numpy")
+MODEL_REQUIREMENTS = (
+    "scikit-learn",
+    "imbalanced-learn",
+    "xgboost-cpu",
+    "nltk",
+    "vaderSentiment",
+    "pandas",
+    "numpy",
+)
+
+
+class ModelLoadError(RuntimeError):
+    """A model URI that cannot be loaded, or that holds no packaged Kedro inference pipeline."""
+
+
+def packaged_artifact(pyfunc_model: Any) -> Any:
+    """The fitted estimator inside a ``KedroPipelineModel`` logged by the training run."""
+    try:
+        kedro_model = pyfunc_model.unwrap_python_model()
+    except Exception as error:  # mlflow raises MlflowException for non-Python models
+        raise ModelLoadError(
+            "The model is not a packaged Kedro pipeline (KedroPipelineModel); use the URI "
+            "of a model logged by `kedro run`."
+        ) from error
+    artifacts = sorted(kedro_model.pipeline.inputs() - {kedro_model.input_name})
+    if len(artifacts) != 1:
+        raise ModelLoadError(f"Expected one fitted artifact in the package, found {artifacts}")
+    return kedro_model.loaded_catalog.load(artifacts[0])
+
+
+def load_packaged_model(uri: str) -> tuple[Any, Any]:
+    """Load ``uri`` (``models:/sentiment@champion``, ``runs:/...``, a local model directory).
+
+    Returns the MLflow pyfunc model and the fitted estimator packaged in it, so that callers
+    score with the estimator directly instead of ``KedroPipelineModel.predict``, which
+    deep-copies its catalog and runs a Kedro runner on every call.
+    """
+    try:
+        pyfunc_model = mlflow.pyfunc.load_model(uri)
+    except Exception as error:
+        raise ModelLoadError(
+            f"Cannot load model {uri!r}: {error}. Train and register one with `kedro run`, "
+            "or give the URI of an existing model version or a local model directory."
+        ) from error
+    return pyfunc_model, packaged_artifact(pyfunc_model)
 
 
 @dataclass(frozen=True)

@@ -54,9 +54,10 @@ def test_explanation_lists_words_towards_and_against_the_label(service):
     assert towards and all(weight > 0 for weight in towards)
     assert towards == sorted(towards, reverse=True)
     assert all(weight < 0 for weight in against) and against == sorted(against)
-    # word+char vectorizer: the FeatureUnion's names say which part each feature is from
+    # word + char n-grams + VADER lexicon scores: the FeatureUnion's names say which part
+    # each feature is from
     features = [item["feature"] for item in explanation["towards"] + explanation["against"]]
-    assert all(name.startswith(("word__", "char__")) for name in features)
+    assert all(name.startswith(("word__", "char__", "lexicon__vader_")) for name in features)
 
 
 def test_model_card_names_data_code_and_metrics(service, trained_model):

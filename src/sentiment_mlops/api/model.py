@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
@@ -22,29 +21,11 @@ from sentiment_mlops.api.explanations import LinearExplainer, no_explanation
 from sentiment_mlops.api.schemas import Explanation, ModelCard
 from sentiment_mlops.hooks import GIT_COMMIT_TAG, TRAIN_DATA_HASH_TAG
 from sentiment_mlops.pipelines.inference.nodes import TEXT_COLUMN, predict_sentiment
+from sentiment_mlops.registry import load_packaged_model
 
 logger = logging.getLogger(__name__)
 
 _REGISTRY_URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
-
-
-class ModelLoadError(RuntimeError):
-    """The model at ``SENTIMENT_MODEL_URI`` cannot be served."""
-
-
-def packaged_artifact(pyfunc_model: Any) -> Any:
-    """The fitted estimator inside a ``KedroPipelineModel`` logged by the training run."""
-    try:
-        kedro_model = pyfunc_model.unwrap_python_model()
-    except Exception as error:  # mlflow raises MlflowException for non-Python models
-        raise ModelLoadError(
-            "The model is not a packaged Kedro pipeline (KedroPipelineModel); point "
-            "SENTIMENT_MODEL_URI at a model logged by `kedro run`."
-        ) from error
-    artifacts = sorted(kedro_model.pipeline.inputs() - {kedro_model.input_name})
-    if len(artifacts) != 1:
-        raise ModelLoadError(f"Expected one fitted artifact in the package, found {artifacts}")
-    return kedro_model.loaded_catalog.load(artifacts[0])
 
 
 def _model_card(uri: str, pyfunc_model: Any, estimator: Any, explainable: bool) -> ModelCard:
@@ -108,11 +89,7 @@ class ServedModel:
     @classmethod
     def load(cls, uri: str) -> ServedModel:
         """Load ``uri`` once (MLflow registry URI or local directory)."""
-        try:
-            pyfunc_model = mlflow.pyfunc.load_model(uri)
-        except Exception as error:
-            raise ModelLoadError(f"Cannot load model {uri!r}: {error}") from error
-        estimator = packaged_artifact(pyfunc_model)
+        pyfunc_model, estimator = load_packaged_model(uri)
         explainer = LinearExplainer.from_model(estimator)
         reason = explainer if isinstance(explainer, str) else None
         explainer = None if reason else explainer

@@ -46,9 +46,33 @@ def test_word_char_ngrams_concatenates_both_feature_sets():
     assert "word__late again" in names and "char__ la" in names
 
 
+def test_vader_lexicon_features_sit_beside_the_ngrams():
+    vectorizer = build_vectorizer({"kind": "tfidf", "word": WORD, "lexicon": "vader"})
+    assert [name for name, _ in vectorizer.transformer_list] == ["word", "lexicon"]
+    texts = ["great flight love it", "terrible awful delay", "the flight is at noon"]
+    features = vectorizer.fit_transform(texts)
+    names = list(vectorizer.get_feature_names_out())
+    lexicon = {
+        name: names.index(f"lexicon__vader_{name}")
+        for name in ("negative", "neutral", "positive", "compound_positive", "compound_negative")
+    }
+    dense = features.toarray()
+    assert dense.min() >= 0  # NB-SVM and naive Bayes need non-negative features
+    great, terrible, neutral = dense
+    assert great[lexicon["compound_positive"]] > 0.5 and great[lexicon["compound_negative"]] == 0
+    assert terrible[lexicon["compound_negative"]] > 0.5 and terrible[lexicon["positive"]] == 0
+    assert neutral[lexicon["neutral"]] == 1.0
+    # Stateless: the same text gets the same lexicon scores whatever it was fitted on.
+    refitted = build_vectorizer({"kind": "tfidf", "word": WORD, "lexicon": "vader"})
+    again = refitted.fit(["something else entirely"]).transform(texts[:1]).toarray()[0]
+    assert again[-5:].tolist() == great[lexicon["negative"] :].tolist()
+
+
 def test_unknown_vectorizer_and_strategy_are_clear_errors():
     with pytest.raises(ValueError, match=r"Unknown vectorizer kind 'glove'.*'tfidf'"):
         build_vectorizer({"kind": "glove"})
+    with pytest.raises(ValueError, match=r"Unknown lexicon 'afinn'.*'vader'"):
+        build_vectorizer({"kind": "tfidf", "lexicon": "afinn"})
     with pytest.raises(ValueError, match=r"Unknown imbalance strategy 'oversample'.*'smote'"):
         build_sampler("oversample")
 

@@ -81,3 +81,35 @@ def test_batch_scoring_streams_texts_from_s3_in_chunks(trained_model, s3_bucket,
     assert "Scored chunk 4 (5 rows, 35 so far)" in " ".join(log.split())
     scores = predictions[["negative", "neutral", "positive"]]
     assert (scores.sum(axis=1) - 1).abs().max() < 1e-9
+
+
+@pytest.mark.integration
+def test_batch_scoring_scores_with_the_registered_champion(trained_model, tmp_path):
+    # Without the last run's local model file, only the registry can provide the model.
+    local_model = trained_model.workdir / "data/06_models/calibrated_sentiment_model.pkl"
+    aside = local_model.with_name("calibrated_sentiment_model.aside")
+    local_model.rename(aside)
+    try:
+        instances, output = tmp_path / "instances.csv", tmp_path / "predictions.csv"
+        _write_instances(instances)
+        log = trained_model.kedro_run(
+            "inference", {"instances_path": str(instances), "predictions_path": str(output)}
+        )
+    finally:
+        aside.rename(local_model)
+    # kedro-mlflow logs which run the registered model came from (rich wraps long lines).
+    assert f"run_id='{trained_model.run_id}'" in "".join(log.split())
+    assert list(pd.read_csv(output)["text"]) == TEXTS
+
+
+@pytest.mark.integration
+def test_batch_scoring_with_an_unknown_alias_says_what_to_do(trained_model, tmp_path):
+    instances = tmp_path / "instances.csv"
+    _write_instances(instances)
+    with pytest.raises(AssertionError) as failure:
+        trained_model.kedro_run(
+            "inference", {"instances_path": str(instances), "model_alias": "no-such-alias"}
+        )
+    message = " ".join(str(failure.value).split())
+    assert "models:/sentiment@no-such-alias" in message
+    assert "Train and register a model with `kedro run` first" in message

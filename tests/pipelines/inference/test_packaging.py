@@ -16,6 +16,8 @@ def test_default_pipeline_stays_a_pipeline_ml():
     assert default.input_name == "instances"
     assert set(default.inference.inputs()) == {"instances", "calibrated_sentiment_model"}
     assert set(pipelines["inference"].outputs()) == {"predictions"}
+    # Batch scoring runs the same nodes on the registry's champion, not the local file.
+    assert set(pipelines["inference"].inputs()) == {"instances", "champion_model"}
 
 
 @pytest.mark.integration
