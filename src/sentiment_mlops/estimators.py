@@ -85,6 +85,28 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
             self.estimators_.append(model)
         return self
 
+    @property
+    def coef_(self) -> np.ndarray:
+        """Weights on the input features, one row per one-vs-rest model (one row if binary).
+
+        Each logistic regression's coefficients times its log-count ratio, so that
+        ``coef_[k] @ x + intercept_[k]`` is exactly model ``k``'s logit: the service explains
+        NB-SVM predictions with them like those of any linear model.
+        """
+        check_is_fitted(self)
+        return np.vstack(
+            [
+                model.coef_[0] * ratio
+                for model, ratio in zip(self.estimators_, self.ratios_, strict=True)
+            ]
+        )
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        """The intercept of each one-vs-rest logistic regression, rows as in ``coef_``."""
+        check_is_fitted(self)
+        return np.array([model.intercept_[0] for model in self.estimators_])
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
         check_is_fitted(self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
@@ -10,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from sentiment_mlops.api.explanations import LinearExplainer, no_explanation
+from sentiment_mlops.estimators import NBSVMClassifier
 from sentiment_mlops.features import build_vectorizer
 from sentiment_mlops.text_cleaning import TextCleaner
 
@@ -74,6 +76,30 @@ def test_weights_are_the_exact_decomposition_of_the_linear_score():
     assert [item.weight for item in top.towards] == [
         item.weight for item in explanation.towards[:3]
     ]
+
+
+@pytest.mark.parametrize("classes", [3, 2])
+def test_nbsvm_weights_are_the_exact_decomposition_of_each_one_vs_rest_logit(classes):
+    keep = [i for i, label in enumerate(LABELS) if classes == 3 or label != "neutral"]
+    texts, labels = TEXTS[keep], [LABELS[i] for i in keep]
+    pipeline = Pipeline(
+        [
+            ("cleaner", TextCleaner()),
+            ("vectorizer", build_vectorizer({**VECTORIZER, "lexicon": "vader"})),
+            ("classifier", NBSVMClassifier(class_weight="balanced")),
+        ]
+    ).fit(texts, labels)
+    nbsvm = pipeline[-1]
+    explainer = LinearExplainer.from_model(pipeline)
+    text = "awful delay, lost my bag"
+    features = pipeline[:-1].transform(np.array([text], dtype=object))
+    for row, model in enumerate(nbsvm.estimators_):
+        label = nbsvm.classes_[row + 1 if classes == 2 else row]
+        explanation = explainer.explain(text, label, top_k=10_000)
+        total = sum(item.weight for item in explanation.towards + explanation.against)
+        scaled = features.multiply(nbsvm.ratios_[row]).tocsr()
+        logit = model.decision_function(scaled)[0]
+        assert np.isclose(total, logit - nbsvm.intercept_[row])
 
 
 def test_binary_models_explain_both_classes():
