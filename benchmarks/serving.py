@@ -30,7 +30,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,16 +42,12 @@ import pandas as pd
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from sentiment_mlops._testing.servers import free_port, start_server
 from sentiment_mlops.api.model import ServedModel
 from sentiment_mlops.registry import REGISTERED_MODEL_NAME
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+SERVER_START_TIMEOUT_S = 180
 
 
 def percentiles_ms(seconds: list[float]) -> tuple[float, float]:
@@ -103,34 +98,6 @@ def hey(url: str, body: dict, requests: int, concurrency: int) -> dict[str, floa
     wall = max(float(row["offset"]) + float(row["response-time"]) for row in rows)
     p50, p99 = percentiles_ms(latencies)
     return {"p50_ms": p50, "p99_ms": p99, "rps": sent / wall}
-
-
-def start(command: list[str], ready_url: str, env: dict, cwd: Path) -> subprocess.Popen:
-    process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{command[:3]} exited with {process.returncode}")
-        try:
-            if httpx.get(ready_url, timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    process.terminate()
-    raise RuntimeError(f"{command[:3]} not ready after 180 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, 15)
-    process.wait(timeout=30)
 
 
 def batch_pipeline(texts: list[str], workdir: Path, alias: str) -> float:
@@ -192,7 +159,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     }
     outside = Path(tempfile.mkdtemp(prefix="serving-bench-"))
     port = free_port()
-    service = start(
+    url = f"http://127.0.0.1:{port}"
+    with start_server(
         [
             sys.executable,
             "-m",
@@ -203,12 +171,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             "--port",
             str(port),
         ],
-        f"http://127.0.0.1:{port}/ready",
-        env,
-        outside,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
+        f"{url}/ready",
+        timeout=SERVER_START_TIMEOUT_S,
+        interval=0.25,
+        cwd=outside,
+        env=env,
+    ):
         for concurrency in (1, 32):
             rows[f"HTTP /predict, c={concurrency}"] = hey(
                 f"{url}/predict", {"text": text}, arguments.requests, concurrency
@@ -220,11 +188,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 ).raise_for_status(),
                 10,
             )
-    finally:
-        stop(service)
 
     port = free_port()
-    mlflow_serve = start(
+    with start_server(
         [
             sys.executable,
             "-m",
@@ -241,10 +207,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             str(port),
         ],
         f"http://127.0.0.1:{port}/ping",
-        env,
-        outside,
-    )
-    try:
+        timeout=SERVER_START_TIMEOUT_S,
+        interval=0.25,
+        cwd=outside,
+        env=env,
+    ):
         body = {"dataframe_split": {"columns": ["text"], "data": [[text]]}}
         for concurrency in (1, 32):
             rows[f"mlflow models serve /invocations, c={concurrency}"] = hey(
@@ -253,8 +220,6 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 arguments.mlflow_requests,
                 concurrency,
             )
-    finally:
-        stop(mlflow_serve)
 
     many = (tweets * (arguments.batch_rows // len(tweets) + 1))[: arguments.batch_rows]
     started = time.perf_counter()

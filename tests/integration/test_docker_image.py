@@ -15,11 +15,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -32,6 +29,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from sentiment_mlops._testing.servers import answers, free_port, start_server, wait_until
 from tests.conftest import PROJECT_ROOT, raw_source_files
 from tests.trained_model import shared_trained_model
 
@@ -75,12 +73,6 @@ class Docker:
         return result.returncode == 0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def mount_tmpfs(path: Path) -> bool:
     """Put ``path`` in memory when allowed: image layers are ~100k small files, and writing
     and deleting them on a busy disk took minutes. Falls back to the disk quietly."""
@@ -113,43 +105,35 @@ def docker() -> Iterator[Docker]:
     mount_tmpfs(root)
     (root / "tmp").mkdir()
     socket_path = root / "docker.sock"
-    log = (root / "dockerd.log").open("w")
-    daemon = subprocess.Popen(
-        [
-            dockerd,
-            "--host",
-            f"unix://{socket_path}",
-            "--data-root",
-            str(root / "data"),
-            "--exec-root",
-            str(root / "exec"),
-            "--pidfile",
-            str(root / "docker.pid"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     env = {**os.environ, "DOCKER_HOST": f"unix://{socket_path}", "TMPDIR": str(root / "tmp")}
     client = Docker(cli, env)
     try:
-        deadline = time.monotonic() + 60
-        while not client.answers():
-            if daemon.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"dockerd did not start:\n{(root / 'dockerd.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield client
+        with start_server(
+            [
+                dockerd,
+                "--host",
+                f"unix://{socket_path}",
+                "--data-root",
+                root / "data",
+                "--exec-root",
+                root / "exec",
+                "--pidfile",
+                root / "docker.pid",
+            ],
+            client.answers,
+            timeout=60,
+            log=root / "dockerd.log",
+            stop_timeout=30,
+        ):
+            try:
+                yield client
+            finally:
+                leftovers = client(
+                    "ps", "-aq", "--filter", "label=sentiment-smoke-test", check=False
+                )
+                if leftovers.split():
+                    client("rm", "-f", *leftovers.split(), check=False)
     finally:
-        leftovers = client("ps", "-aq", "--filter", "label=sentiment-smoke-test", check=False)
-        if leftovers.split():
-            client("rm", "-f", *leftovers.split(), check=False)
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-        log.close()
         unmount_everything_under(root)  # the tmpfs, and what dockerd may leave (netns)
         shutil.rmtree(root)
 
@@ -217,20 +201,20 @@ def served(docker: Docker, image: str, model_dir: Path) -> Iterator[tuple[str, s
         image,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def stopped() -> str | None:
+        state = docker("inspect", "--format", "{{.State.Status}}", name).strip()
+        return None if state == "running" else f"the container {name} is {state}"
+
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/ready", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            state = docker("inspect", "--format", "{{.State.Status}}", name).strip()
-            if state != "running" or time.monotonic() > deadline:
-                logs = docker("logs", name, check=False)
-                pytest.fail(f"the container is {state}, not ready:\n{logs[-4000:]}")
-            time.sleep(1)
+        wait_until(
+            lambda: answers(f"{base}/ready"),
+            what=f"the container {name} ({base}/ready)",
+            timeout=180,
+            interval=1,
+            gone=stopped,
+            output=lambda: docker("logs", name, check=False),
+        )
         yield base, name
     finally:
         docker("rm", "--force", name, check=False)

@@ -9,16 +9,10 @@ One session-scoped project in a temporary directory: the committed ``conf/``, ``
 
 from __future__ import annotations
 
-import contextlib
 import os
-import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +23,7 @@ from mlflow import MlflowClient
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
 
+from sentiment_mlops._testing.servers import ServerProcess, start_server
 from sentiment_mlops.datasets import SentimentSourceDataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -41,22 +36,19 @@ CHAMPION_ALIAS = "champion"
 EXPERIMENT = "sentiment_mlops"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+SERVER_START_TIMEOUT_S = 120
 
 
-def free_port() -> int:
-    """A port nobody listens on right now, below 32768.
-
-    Not the OS's port-0 pick: that comes from the ephemeral range (up to 60999) and
-    kedro-viz refuses any port above 49151.
-    """
-    for port in random.Random().sample(range(20000, 32768), 200):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("No free TCP port between 20000 and 32767 on 127.0.0.1")
+def serve(sample_project: dict, command: list[str], ready_url: str) -> ServerProcess:
+    """A server (kedro-viz, the MLflow UI, JupyterLab) run in the sample project, once
+    ``ready_url`` answers; use it in a ``with`` block to stop its process group afterwards."""
+    return start_server(
+        command,
+        ready_url,
+        timeout=SERVER_START_TIMEOUT_S,
+        cwd=sample_project["path"],
+        env=sample_project["env"],
+    )
 
 
 def tool_env(project: Path, tracking_uri: str) -> dict[str, str]:
@@ -140,52 +132,6 @@ def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     assert str(client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version) == "1"
     yield {"path": project, "tracking_uri": tracking_uri, "env": env}
-
-
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    """Poll ``url`` until it answers 200; fail with the server's output if it dies first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            pytest.fail(f"{process.args} exited with {process.returncode}:\n{output[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} did not answer within {timeout} s")
-
-
-@contextlib.contextmanager
-def serve(command: list[str], url: str, cwd: Path, env: dict[str, str]) -> Iterator[str]:
-    """Run a server in its own process group until ``url`` answers; stop the whole group after.
-
-    ``kedro viz run`` and ``kedro jupyter lab`` start child processes, so stopping only the
-    parent would leave the real server listening.
-    """
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        wait_for_http(url, process)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture(scope="session")

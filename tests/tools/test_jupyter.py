@@ -12,8 +12,9 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+from sentiment_mlops._testing.servers import free_port
 from sentiment_mlops.pipeline_registry import register_pipelines
-from tests.tools.conftest import VENV_BIN, free_port, serve
+from tests.tools.conftest import VENV_BIN, serve
 
 pytestmark = pytest.mark.integration
 
@@ -53,9 +54,7 @@ def test_kedro_jupyter_lab_serves_a_kernel_with_the_project_loaded(sample_projec
         f"--IdentityProvider.token={token}",
     ]
     base = f"http://127.0.0.1:{port}"
-    with serve(
-        command, f"{base}/api/status?token={token}", sample_project["path"], sample_project["env"]
-    ):
+    with serve(sample_project, command, f"{base}/api/status?token={token}"):
         with urllib.request.urlopen(f"{base}/api/kernelspecs?token={token}") as response:
             specs = json.load(response)["kernelspecs"]
         assert KERNEL in specs, f"kedro jupyter lab offers {sorted(specs)}"

@@ -16,7 +16,8 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.tools.conftest import VENV_BIN, free_port, screenshot, serve, texts_of
+from sentiment_mlops._testing.servers import free_port
+from tests.tools.conftest import VENV_BIN, screenshot, serve, texts_of
 
 pytestmark = pytest.mark.integration
 
@@ -95,10 +96,9 @@ def viz_url(sample_project) -> str:
         str(VENV_BIN / "kedro"),
         *("viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(port)),
     ]
-    with serve(
-        command, f"http://127.0.0.1:{port}/api/main", sample_project["path"], sample_project["env"]
-    ) as url:
-        yield url.removesuffix("/api/main")
+    url = f"http://127.0.0.1:{port}"
+    with serve(sample_project, command, f"{url}/api/main"):
+        yield url
 
 
 def test_viz_shows_every_pipeline_with_its_names_and_layers(sample_project, viz_url, browser):

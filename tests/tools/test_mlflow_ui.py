@@ -14,12 +14,12 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from sentiment_mlops._testing.servers import free_port
 from tests.tools.conftest import (
     CHAMPION_ALIAS,
     EXPERIMENT,
     REGISTERED_MODEL,
     VENV_BIN,
-    free_port,
     screenshot,
     serve,
 )
@@ -31,10 +31,9 @@ pytestmark = pytest.mark.integration
 def mlflow_ui_url(sample_project) -> str:
     port = free_port()
     command = [str(VENV_BIN / "kedro"), "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port)]
-    with serve(
-        command, f"http://127.0.0.1:{port}/health", sample_project["path"], sample_project["env"]
-    ) as url:
-        yield url.removesuffix("/health")
+    url = f"http://127.0.0.1:{port}"
+    with serve(sample_project, command, f"{url}/health"):
+        yield url
 
 
 def _wait_for_text(browser, wanted: set[str], page: str) -> None:

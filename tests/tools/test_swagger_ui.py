@@ -37,8 +37,7 @@ def api_url(sample_project, tmp_path_factory) -> Iterator[str]:
     """``uvicorn sentiment_mlops.api.app:app`` serving the sample project's champion."""
     service = start_service(tmp_path_factory.mktemp("api_cwd"), sample_project["env"])
     yield service.url
-    service.process.terminate()
-    service.process.wait(timeout=30)
+    service.stop()
 
 
 def _operations(browser) -> set[tuple[str, str]]:

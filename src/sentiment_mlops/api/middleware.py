@@ -10,6 +10,9 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from fastapi.routing import RouteContext, iter_route_contexts
+from starlette.routing import Match
+
 from sentiment_mlops.api.errors import error_body
 from sentiment_mlops.api.metrics import ServiceMetrics
 
@@ -20,6 +23,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+_UNMATCHED = "unmatched"
 
 
 class GuardAndMeasure:
@@ -27,23 +31,36 @@ class GuardAndMeasure:
 
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics, max_body_bytes: int):
         self.app, self.metrics, self.max_body_bytes = app, metrics, max_body_bytes
-        self._route_paths: set[str] | None = None
+        self._routes: list[RouteContext] | None = None
 
     def _route_label(self, scope: Scope) -> str:
-        """The matched route's path template; requests rejected before routing get their
-        path only when it is a route of the app (arbitrary paths would explode the labels)."""
-        route = scope.get("route")
-        if route is not None:
-            return getattr(route, "path", "unmatched")
-        if self._route_paths is None:
-            self._route_paths = {getattr(r, "path", "") for r in scope["app"].routes}
-        return scope["path"] if scope["path"] in self._route_paths else "unmatched"
+        """The path template of the route the request is for (``/predict``), found the way
+        the router finds it, before anything runs: a request rejected here is labelled like
+        one the route answered. A path that no route matches is ``unmatched``, never the
+        raw URL, so the labels stay bounded.
+
+        Since FastAPI 0.137 an included router is one ``app.routes`` entry without a
+        ``path``; ``iter_route_contexts`` expands it into routes with their full paths.
+        """
+        if self._routes is None:  # the app's routes are final once it serves requests
+            self._routes = list(iter_route_contexts(scope["app"].routes))
+        # Only what matching reads: routing later rewrites the scope (a Mount's root_path).
+        request = {key: scope.get(key, "") for key in ("type", "method", "path", "root_path")}
+        partial = None
+        for route in self._routes:
+            match, _ = route.matches(request)
+            if match is Match.FULL:
+                return route.path_format or _UNMATCHED
+            if match is Match.PARTIAL and partial is None:  # the path, another method: 405
+                partial = route.path_format
+        return partial or _UNMATCHED
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        route = self._route_label(scope)
         status = {"code": 500}
 
         async def send_and_record(message: Message) -> None:
@@ -59,9 +76,8 @@ class GuardAndMeasure:
                     return
             await self.app(scope, receive, send_and_record)
         finally:
-            path = self._route_label(scope)
-            self.metrics.requests.labels(path, scope["method"], str(status["code"])).inc()
-            self.metrics.latency.labels(path).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(route, scope["method"], str(status["code"])).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
     async def _check_body(
         self, scope: Scope, receive: Receive

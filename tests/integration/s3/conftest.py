@@ -10,11 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +21,8 @@ import pytest
 import s3fs
 from mlflow.tracking import MlflowClient
 
+from sentiment_mlops._testing.servers import free_port, start_server
+
 HERE = Path(__file__).parent
 PROJECT_ROOT = HERE.parents[2]
 CEPH_TOOLS = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "ceph-authtool", "monmaptool")
@@ -31,13 +30,6 @@ CEPH_TOOLS = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "ceph-authtool
 SOURCE = "uci"
 # Kept small so a fault shows up in seconds rather than after minutes of retries.
 BOUNDED_RETRIES = {"AWS_MAX_ATTEMPTS": "2", "AWS_RETRY_MODE": "standard"}
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -130,8 +122,8 @@ def mlflow_server(
     bucket = s3_server.new_bucket("mlflow")
     workdir = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
-    log = (workdir / "server.log").open("w")
-    process = subprocess.Popen(
+    uri = f"http://127.0.0.1:{port}"
+    with start_server(
         [
             Path(sys.executable).parent / "mlflow",
             "server",
@@ -146,31 +138,16 @@ def mlflow_server(
             "--workers",
             "1",
         ],
+        f"{uri}/health",
+        timeout=90,
         cwd=workdir,
         env=s3_server.env(MLFLOW_S3_ENDPOINT_URL=s3_server.endpoint_url),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its gunicorn/uvicorn workers go with it at the end
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start:\n{(workdir / 'server.log').read_text()}")
-            time.sleep(0.5)
-        yield MlflowServer(uri=uri, artifacts_bucket=bucket)
-    finally:
+        log=workdir / "server.log",
         # A graceful stop waits ~25 s for idle connections; its SQLite store is thrown away.
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
-        log.close()
+        stop_signal=signal.SIGKILL,
+        stop_timeout=15,
+    ):
+        yield MlflowServer(uri=uri, artifacts_bucket=bucket)
 
 
 def copy_project(destination: Path) -> Path:

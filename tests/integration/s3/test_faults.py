@@ -12,14 +12,8 @@ import time
 
 import pytest
 
-from tests.integration.s3.conftest import (
-    SOURCE,
-    AwsProject,
-    S3Server,
-    free_port,
-    kedro,
-    object_etags,
-)
+from sentiment_mlops._testing.servers import free_port
+from tests.integration.s3.conftest import SOURCE, AwsProject, S3Server, kedro, object_etags
 
 pytestmark = pytest.mark.integration
 
