@@ -11,9 +11,16 @@ run this time are kept, each with the command and git commit that produced it.
 It is a script, not a test: it takes minutes per source. Models are registered in a
 throw-away MLflow store unless ``MLFLOW_TRACKING_URI`` is set.
 
+The PyTorch networks (issue 8) join the comparison with ``--env deep`` (conf/deep: the
+default candidates plus the networks) or, for an environment of their own, ``--networks``
+(conf/deep's ``extra_candidates`` passed as runtime parameters, so they join any
+environment's candidates). Their rows then sit in the same table, beside issue 8's targets.
+
     python benchmarks/quality.py                       # all three sources
     python benchmarks/quality.py --sources semeval     # one source
-    python benchmarks/quality.py --sources imdb --env imdb   # another parameter set
+    python benchmarks/quality.py --sources imdb --env bench_imdb   # another parameter set
+    python benchmarks/quality.py --sources airline --env deep      # + BiLSTM, Transformer
+    python benchmarks/quality.py --sources imdb --env bench_imdb --networks
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ import pandas as pd
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
+# Candidates whose estimator lives here are the networks (reported against issue 8's targets).
+NETWORK_MODULE = "sentiment_mlops.models."
+# conf/deep's settings are for tweets; IMDb reviews (~230 words) get 256 tokens, as measured
+# with benchmarks/deep.py.
+NETWORK_PARAMS = {"imdb": {"max_length": 256}}
 
 # Reference points measured on the same splits, and the targets (issue 3).
 REFERENCES = {
@@ -41,18 +53,24 @@ REFERENCES = {
         "word+char n-gram LR .756 / acc .822",
         "target": "test macro-F1 >= 0.77 and accuracy >= 0.83",
         "checks": {"split": "test", "macro_f1": 0.77, "accuracy": 0.83},
+        "network_target": "the better network: macro-F1 >= 0.74",
+        "network_checks": {"macro_f1": 0.74},
     },
     "semeval": {
         "reference": "balanced TF-IDF LR macro-recall ~.61 (SemEval-2017 test); "
         "TweetEval SVM 62.9; 2017 winners 68.1",
         "target": "macro-recall >= 0.65 on the TweetEval validation split",
         "checks": {"split": "validation", "macro_recall": 0.65},
+        "network_target": "the better network: macro-recall >= 0.60",
+        "network_checks": {"macro_recall": 0.60},
     },
     "imdb": {
         "reference": "TF-IDF+LR acc .908; LR C=10 .920; LinearSVC .922; NB-SVM .922; "
         "published NBSVM-bigram 91.22",
         "target": "accuracy >= 0.92 on the held-out 20% (test split)",
         "checks": {"split": "test", "accuracy": 0.92},
+        "network_target": "the better network: accuracy >= 0.91",
+        "network_checks": {"accuracy": 0.91},
     },
 }
 
@@ -72,15 +90,38 @@ def git_commit() -> str:
     return commit + ("-dirty" if dirty else "")
 
 
-def run_source(source: str, env: str | None) -> dict:
-    """Run ``kedro run`` on ``source``; return its comparison, test metrics and wall time."""
+def network_candidates(source: str) -> dict:
+    """conf/deep's networks (``extra_candidates``), with ``source``'s settings over them."""
+    from kedro.config import OmegaConfigLoader  # noqa: PLC0415 - after env setup
+
+    from sentiment_mlops.settings import CONFIG_LOADER_ARGS  # noqa: PLC0415
+
+    loader = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"), env="deep", **CONFIG_LOADER_ARGS
+    )
+    networks = loader["parameters"]["extra_candidates"]
+    for spec in networks.values():
+        spec["params"] = {**spec.get("params", {}), **NETWORK_PARAMS.get(source, {})}
+    return networks
+
+
+def run_source(source: str, env: str | None, *, networks: bool = False) -> dict:
+    """Run ``kedro run`` on ``source``; return its comparison, test metrics and wall time.
+
+    ``networks`` adds conf/deep's networks to ``env``'s candidates. As runtime parameters
+    they reach the environment's own parameters too, which then replace conf/base's
+    ``extra_candidates: {}`` whole (Kedro's destructive merge of environments).
+    """
     from kedro.framework.session import KedroSession  # noqa: PLC0415 - after env setup
     from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
 
     bootstrap_project(PROJECT_ROOT)
+    runtime_params: dict = {"source": source}
+    if networks:
+        runtime_params["extra_candidates"] = network_candidates(source)
     started = time.perf_counter()
     with KedroSession.create(
-        project_path=PROJECT_ROOT, env=env, runtime_params={"source": source}
+        project_path=PROJECT_ROOT, env=env, runtime_params=runtime_params
     ) as session:
         session.run()  # the __default__ pipeline, as `kedro run`
         catalog = session.load_context().catalog
@@ -112,6 +153,24 @@ def _target_met(source: str, result: dict) -> str:
     met = all(scores[name] >= threshold for name, threshold in checks.items())
     measured = ", ".join(f"{name} {scores[name]:.4f}" for name in checks)
     return f"{'met' if met else 'NOT met'} ({split}: {measured})"
+
+
+def _network_line(source: str, comparison: pd.DataFrame) -> list[str]:
+    """Issue 8's target for the best network, on the validation split; none without networks."""
+    networks = comparison[comparison["estimator"].str.startswith(NETWORK_MODULE)]
+    if networks.empty:
+        return []
+    checks = REFERENCES[source]["network_checks"]
+    metric = next(iter(checks))
+    best = networks.sort_values(f"val_{metric}", ascending=False).iloc[0]
+    met = all(best[f"val_{name}"] >= threshold for name, threshold in checks.items())
+    measured = ", ".join(f"{name} {best[f'val_{name}']:.4f}" for name in checks)
+    return [
+        f"Networks (issue 8): {REFERENCES[source]['network_target']}: "
+        f"**{'met' if met else 'NOT met'}** ({best['model']}, validation split: {measured}; "
+        "only the selected model is scored on the test split).",
+        "",
+    ]
 
 
 def markdown(results: dict) -> str:
@@ -152,6 +211,7 @@ def markdown(results: dict) -> str:
             f"Reference: {REFERENCES[source]['reference']}.",
             f"Target: {REFERENCES[source]['target']}: **{_target_met(source, result)}**.",
             "",
+            *_network_line(source, comparison),
         ]
     return "\n".join(lines)
 
@@ -161,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sources", nargs="+", default=list(REFERENCES), choices=list(REFERENCES))
     parser.add_argument("--env", default=None, help="Kedro environment (default: local)")
+    parser.add_argument(
+        "--networks",
+        action="store_true",
+        help="add conf/deep's networks (BiLSTM, Transformer) to the environment's candidates",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
 
@@ -175,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(json_path.read_text()) if json_path.is_file() else {}
     command = shlex.join(["python", "benchmarks/quality.py", *sys.argv[1:]])
     for source in args.sources:
-        result = run_source(source, args.env)
+        result = run_source(source, args.env, networks=args.networks)
         result.update(
             command=command,
             commit=git_commit(),

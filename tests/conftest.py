@@ -7,8 +7,10 @@ URL; ``SENTIMENT_DATA_MIRROR=../shared/data`` in CI), never committed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
@@ -23,6 +25,20 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture
+def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite MLflow store, current for one test only (also for child processes)."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    # MLflow remembers the active experiment id across stores; that id may not exist here.
+    mlflow.set_experiment("tests")
+    yield uri
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)  # later tests must not write into (or resolve from) this one
 
 
 def raw_source_files(source: str, key: str = "files") -> list[Path]:

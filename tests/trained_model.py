@@ -4,6 +4,7 @@ It samples ~1,500 airline tweets from ``$SENTIMENT_DATA_MIRROR`` at test time, r
 ``kedro run`` (data processing -> training -> calibration -> evaluation, then kedro-mlflow's
 model logging) in a fresh process inside a temporary directory with a temporary SQLite MLflow
 store, and gives the registered version the ``champion`` alias, as the registry would.
+``train_small_model(..., parameters=...)`` overrides parameters (conf/local) for other runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from mlflow.tracking import MlflowClient
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +42,16 @@ _RUN_SESSION = textwrap.dedent(
     """
 )
 
+# Loads a registered model with MLflow alone (no project, no Kedro session) and predicts.
+_LOAD_AND_PREDICT = textwrap.dedent(
+    """
+    import sys, mlflow, pandas as pd
+    texts = pd.read_csv(sys.argv[1])["text"]
+    model = mlflow.pyfunc.load_model(sys.argv[3])
+    model.predict(pd.DataFrame({"text": texts})).to_parquet(sys.argv[2])
+    """
+)
+
 
 @dataclass(frozen=True)
 class TrainedModel:
@@ -57,6 +69,23 @@ class TrainedModel:
     def kedro_run(self, pipeline: str, params: dict[str, str] | None = None, **env: str) -> str:
         """``kedro run --pipelines <pipeline>`` in a fresh process; returns its log."""
         return run_session(self.workdir, pipeline, params or {}, self.env(**env))
+
+    def packaged_predictions(
+        self, texts: list[str], outside: Path, uri: str = f"models:/{MODEL_NAME}@champion"
+    ) -> pd.DataFrame:
+        """The packaged model's predictions for ``texts``, loaded from the registry by a fresh
+        Python process working in ``outside`` (neither the project nor the training dir)."""
+        instances, output = outside / "packaged_input.csv", outside / "packaged.parquet"
+        pd.DataFrame({"text": texts}).to_csv(instances, index=False)
+        subprocess.run(
+            [sys.executable, "-c", _LOAD_AND_PREDICT, str(instances), str(output), uri],
+            cwd=outside,
+            env=self.env(),
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        return pd.read_parquet(output)
 
 
 def mirror() -> Path:
@@ -80,8 +109,11 @@ def run_session(workdir: Path, pipeline: str, params: dict, env: dict) -> str:
     return result.stderr + result.stdout
 
 
-def train_small_model(workdir: Path) -> TrainedModel:
-    """Sample the airline tweets, train, register, and alias the version ``champion``."""
+def train_small_model(workdir: Path, parameters: dict | None = None) -> TrainedModel:
+    """Sample the airline tweets, train, register, and alias the version ``champion``.
+
+    ``parameters`` go to conf/local: top-level keys there replace conf/base's.
+    """
     tweets = pd.read_csv(mirror() / "twitter_airline_sentiment" / "Tweets.csv")
     sample = tweets.sample(n=SAMPLE_ROWS, random_state=0)[["text", "airline_sentiment"]]
     sample.to_csv(workdir / "airline_sample.csv", index=False)
@@ -95,6 +127,8 @@ def train_small_model(workdir: Path) -> TrainedModel:
         "raw_texts:\n  type: pandas.CSVDataset\n"
         f"  filepath: {(workdir / 'airline_sample.csv').as_posix()}\n"
     )
+    if parameters:
+        (conf / "local" / "parameters.yml").write_text(yaml.safe_dump(parameters))
     tracking_uri = f"sqlite:///{(workdir / 'mlflow.db').as_posix()}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
     run_session(workdir, "__default__", {}, env)

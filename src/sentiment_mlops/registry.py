@@ -41,6 +41,8 @@ MODEL_REQUIREMENTS = (
     "pandas",
     "numpy",
 )
+# Added for a model holding a network of sentiment_mlops.models (the optional `deep` extra).
+DEEP_REQUIREMENTS = ("torch", "tokenizers", "transformers")
 
 
 class ModelLoadError(RuntimeError):
@@ -109,12 +111,29 @@ def split_fingerprint(split: pd.DataFrame) -> str:
     return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
 
 
-def _requirements() -> list[str]:
-    """Pinned pip requirements of the logged model (skips packages that are not installed)."""
+def holds_network(model: Any) -> bool:
+    """Whether ``model`` (or any estimator nested in it) is a network of ``sentiment_mlops.models``.
+
+    Walks sklearn's ``get_params(deep=True)``, so pipelines, calibration and frozen wrappers
+    are looked into without importing torch.
+    """
+    nested = model.get_params(deep=True).values() if hasattr(model, "get_params") else []
+    return any(
+        type(item).__module__.startswith("sentiment_mlops.models.") for item in (model, *nested)
+    )
+
+
+def _requirements(model: Any = None) -> list[str]:
+    """Pinned pip requirements of the logged model (skips packages that are not installed).
+
+    A model holding a network also pins the deep extra; classical models stay free of torch.
+    """
+    names = MODEL_REQUIREMENTS + (DEEP_REQUIREMENTS if holds_network(model) else ())
     pins = []
-    for name in MODEL_REQUIREMENTS:
+    for name in names:
         try:
-            pins.append(f"{name}=={package_version(name)}")
+            # "2.13.0+cpu" -> "2.13.0": a local version label is not on the package index.
+            pins.append(f"{name}=={package_version(name).split('+')[0]}")
         except Exception:  # noqa: BLE001 - an optional package that is absent is not pinned
             logger.debug("%s is not installed; not pinned in the model", name)
     return pins
@@ -132,7 +151,7 @@ def log_sklearn_model(
         model,
         name=artifact_name,
         registered_model_name=registered_model_name,
-        pip_requirements=_requirements(),
+        pip_requirements=_requirements(model),
         # skops only loads allow-listed types; ours (TextCleaner, imblearn's Pipeline, NB-SVM,
         # XGBoost's booster) are not, and the pickle datasets use cloudpickle already.
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,

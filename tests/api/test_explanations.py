@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
@@ -13,6 +14,7 @@ from sklearn.pipeline import Pipeline
 from sentiment_mlops.api.explanations import LinearExplainer, no_explanation
 from sentiment_mlops.estimators import NBSVMClassifier
 from sentiment_mlops.features import build_vectorizer
+from sentiment_mlops.models import BiLSTMClassifier
 from sentiment_mlops.text_cleaning import TextCleaner
 
 TEXTS = np.array(
@@ -124,3 +126,23 @@ def test_non_linear_models_get_no_invented_explanation():
     answer = no_explanation(reason)
     assert answer.available is False and not answer.towards and not answer.against
     assert answer.reason.startswith("No explanation is available: RandomForestClassifier")
+
+
+def test_a_network_behind_passthrough_steps_gets_no_invented_explanation():
+    """The comparison's shape for a network: cleaner -> passthrough vectorizer and sampler ->
+    BiLSTM, calibrated; nothing to decompose, and the service says so."""
+    network = BiLSTMClassifier(
+        embedding_dim=8, hidden_size=8, max_epochs=1, validation_fraction=0, verbose=False
+    )
+    pipeline = ImbPipeline(
+        [
+            ("cleaner", TextCleaner()),
+            ("vectorizer", "passthrough"),
+            ("sampler", "passthrough"),
+            ("classifier", network),
+        ]
+    ).fit(TEXTS, LABELS)
+    calibrated = CalibratedClassifierCV(FrozenEstimator(pipeline), method="temperature")
+    reason = LinearExplainer.from_model(calibrated.fit(TEXTS, LABELS))
+    assert isinstance(reason, str)
+    assert "BiLSTMClassifier is not a linear model" in reason

@@ -6,21 +6,11 @@ fresh process, from the registry alias.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 
 CLASSES = ["negative", "neutral", "positive"]
-
-LOAD_AND_PREDICT = """
-import sys, mlflow, pandas as pd
-texts = pd.read_csv(sys.argv[1])["text"]
-model = mlflow.pyfunc.load_model("models:/sentiment@champion")
-model.predict(pd.DataFrame({"text": texts})).to_parquet(sys.argv[2])
-"""
 
 
 @pytest.fixture(scope="module")
@@ -48,16 +38,7 @@ def test_batch_mlflow_and_http_agree(trained_model, service, fixed_texts, tmp_pa
     assert "Scored chunk 4 (16 rows, 64 so far)" in " ".join(log.split())
     batch = pd.read_csv(batch_output)
 
-    mlflow_output = outside / "mlflow.parquet"
-    subprocess.run(
-        [sys.executable, "-c", LOAD_AND_PREDICT, str(instances), str(mlflow_output)],
-        cwd=outside,
-        env=trained_model.env(),
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    packaged = pd.read_parquet(mlflow_output)
+    packaged = trained_model.packaged_predictions(fixed_texts, outside)
     assert list(packaged.columns) == ["label", "confidence", *CLASSES]
 
     with service.client() as client:

@@ -8,7 +8,6 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-import mlflow  # noqa: E402 - after the offline switches on purpose
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -34,18 +33,6 @@ def airline_texts(airline_sample: pd.DataFrame) -> dict[str, list[str]]:
         "test_text": test["text"].tolist(),
         "test_label": test["airline_sentiment"].tolist(),
     }
-
-
-@pytest.fixture
-def tracking_uri(tmp_path, monkeypatch) -> str:
-    """A fresh SQLite MLflow store, current for this test only."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    # MLflow remembers the active experiment id across stores; id 1 may not exist in this one.
-    mlflow.set_experiment("deep-model-tests")
-    yield uri
-    mlflow.set_tracking_uri(None)
 
 
 @pytest.fixture(scope="session")

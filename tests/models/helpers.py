@@ -15,6 +15,7 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import Pipeline
 
 from sentiment_mlops.models import BiLSTMClassifier, TransformerEncoderClassifier
+from sentiment_mlops.registry import log_sklearn_model
 from sentiment_mlops.text_cleaning import TextCleaner
 
 SMALL = {
@@ -42,17 +43,13 @@ def majority_macro_f1(train_labels: list[str], test_labels: list[str]) -> float:
 def probabilities_from_fresh_process(
     models: dict[str, object], texts: list[str], tmp_path: Path, tracking_uri: str
 ) -> dict[str, np.ndarray]:
-    """Log each model to the MLflow store at ``tracking_uri`` (made current by the caller), load
-    them all in one new Python process, and return that process's probabilities for ``texts``."""
+    """Log each model the project's way (``registry.log_sklearn_model``) to the MLflow store at
+    ``tracking_uri`` (made current by the caller), load them all in one new Python process, and
+    return that process's probabilities for ``texts``."""
     uris = {}
     for name, model in models.items():
         with mlflow.start_run(run_name=name):
-            uris[name] = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                serialization_format="cloudpickle",  # skops (the default) refuses custom classes
-                pip_requirements=["torch==2.13.0"],
-            ).model_uri
+            uris[name] = log_sklearn_model(model).model_uri
     (tmp_path / "request.json").write_text(json.dumps({"uris": uris, "texts": texts}))
     script = (
         "import json, sys, mlflow, numpy as np\n"

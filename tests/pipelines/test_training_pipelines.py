@@ -64,7 +64,8 @@ def test_data_processing_splits_a_raw_source(parameters, airline_sample):
     assert all(set(split["label"]) == {"negative", "neutral", "positive"} for split in frames)
 
 
-def test_feature_to_evaluation_runs_from_splits(parameters, airline_sample):
+# tracking_uri: every candidate logs a nested MLflow run, here into the test's own store.
+def test_feature_to_evaluation_runs_from_splits(parameters, airline_sample, tracking_uri):
     pipelines = register_pipelines()
     splits = _splits(parameters, airline_sample)
     downstream = pipelines["feature_engineering"] + pipelines["training"] + pipelines["evaluation"]

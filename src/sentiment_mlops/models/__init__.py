@@ -11,11 +11,15 @@ They take texts, not a feature matrix: in a pipeline they replace vectorizer + c
 
 Classes are imported lazily, so ``sentiment_mlops.models.networks`` does not pay for
 importing ``transformers``. Without the extra, importing them says how to install it.
+:func:`epoch_logging` needs no extra: the training pipeline uses it whether torch is there or not.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 _EXPORTS = {
@@ -30,7 +34,30 @@ __all__ = [
     "TorchTextClassifier",
     "TransformerEncoderClassifier",
     "TransformerFineTuneClassifier",
+    "epoch_logging",
+    "logs_epochs",
 ]
+
+_LOG_EPOCHS: ContextVar[bool] = ContextVar("log_epochs", default=True)
+
+
+@contextmanager
+def epoch_logging(enabled: bool) -> Iterator[None]:
+    """Turn the networks' per-epoch MLflow metrics on or off while this context is open.
+
+    The model comparison turns them off for the fits inside cross-validation, so that a
+    candidate's MLflow run holds one series per metric: the epochs of its final fit.
+    """
+    token = _LOG_EPOCHS.set(enabled)
+    try:
+        yield
+    finally:
+        _LOG_EPOCHS.reset(token)
+
+
+def logs_epochs() -> bool:
+    """Whether a network fitted now logs its per-epoch metrics to the active MLflow run."""
+    return _LOG_EPOCHS.get()
 
 
 def __getattr__(name: str) -> Any:

@@ -24,6 +24,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
+from sentiment_mlops.models import logs_epochs
+
 try:
     import torch
     from torch import nn
@@ -143,7 +145,8 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
         Keeps the weights of the epoch with the best validation macro-F1 and stops after
         ``patience`` epochs without improvement. Per-epoch metrics (``<name>_train_loss``,
         ``<name>_val_loss``, ``<name>_val_macro_f1``, ``<name>_epoch_seconds``) go to the
-        active MLflow run, if any, with the epoch as step.
+        active MLflow run, if any, with the epoch as step (unless turned off with
+        :func:`sentiment_mlops.models.epoch_logging`).
         """
         texts = as_texts(X)
         labels = np.asarray(list(y))  # keeps the labels' type: predict returns the same kind
@@ -344,7 +347,7 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
             metrics["epoch_seconds"] = time.perf_counter() - started
             self.history_.append({"epoch": epoch, **metrics})
             epochs.set_postfix({key: round(value, 4) for key, value in metrics.items()})
-            if mlflow.active_run() is not None:
+            if logs_epochs() and mlflow.active_run() is not None:
                 mlflow.log_metrics(
                     {f"{self._log_name}_{key}": value for key, value in metrics.items()},
                     step=epoch,

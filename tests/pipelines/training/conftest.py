@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 import yaml
@@ -51,16 +50,3 @@ def base_parameters() -> dict:
         **_parameters("parameters_training.yml"),
         "cleaning": _parameters("parameters_data_processing.yml")["cleaning"],
     }
-
-
-@pytest.fixture
-def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh SQLite MLflow store for one test."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    # Other tests leave an active experiment id behind that this fresh store lacks.
-    mlflow.set_experiment("tests")
-    yield uri
-    while mlflow.active_run() is not None:
-        mlflow.end_run()

@@ -1,6 +1,13 @@
-"""Every configured candidate fits, and predicts the same probabilities after an MLflow round trip."""
+"""Every configured candidate fits, and predicts the same probabilities after an MLflow round trip.
+
+"Configured": conf/base's candidates and the networks conf/deep adds (trained for one epoch
+here: the round trip is about the estimator, not its quality).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -12,21 +19,32 @@ from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_grid,
     build_feature_pipeline,
 )
-from sentiment_mlops.pipelines.training.nodes import _raw_text_model, build_search
+from sentiment_mlops.pipelines.training.nodes import _raw_text_model, plan_candidate
 from sentiment_mlops.registry import log_sklearn_model
 from tests.pipelines.training.conftest import PROJECT_ROOT
 
-CANDIDATES = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_training.yml").read_text())[
-    "candidates"
-]
+
+def _configured(env: str, key: str) -> dict:
+    return yaml.safe_load((PROJECT_ROOT / "conf" / env / "parameters_training.yml").read_text())[
+        key
+    ]
+
+
+NETWORKS = {
+    name: {**spec, "params": {**spec["params"], "max_epochs": 1}}
+    for name, spec in _configured("deep", "extra_candidates").items()
+}
+CANDIDATES = {**_configured("base", "candidates"), **NETWORKS}
 
 
 @pytest.fixture(scope="module")
-def model_store(tmp_path_factory) -> str:
-    """One SQLite MLflow store for all candidates (creating a store takes seconds)."""
+def model_store(tmp_path_factory) -> Iterator[str]:
+    """One SQLite MLflow store for all candidates (creating a store takes seconds); current
+    while this module runs, so that later tests resolve ``models:/`` URIs as usual again."""
     uri = f"sqlite:///{tmp_path_factory.mktemp('roundtrip') / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
-    return uri
+    yield uri
+    mlflow.set_tracking_uri(None)
 
 
 @pytest.mark.parametrize("name", sorted(CANDIDATES))
@@ -41,14 +59,11 @@ def test_candidate_round_trips_through_mlflow(name, airline_splits, base_paramet
     feature_grid = build_feature_grid(
         base_parameters["feature_search"], base_parameters["imbalance"]
     )
-    search = build_search(
-        CANDIDATES[name],
-        feature_pipeline,
-        feature_grid,
-        {**base_parameters["search"], "cv_folds": 2},
+    plan = plan_candidate(
+        CANDIDATES[name], feature_pipeline, feature_grid, base_parameters["search"]
     )
     # One grid point, fitted directly: the round trip is about the estimator, not the search.
-    pipeline = search.estimator.set_params(**ParameterGrid(search.param_grid)[0])
+    pipeline = plan.pipeline.set_params(**ParameterGrid(plan.grid)[0])
     pipeline.fit(train["clean_text"], train["label"].to_numpy(dtype=object))
     model = _raw_text_model(base_parameters["cleaning"], pipeline)
     expected = model.predict_proba(validation["text"])
@@ -57,6 +72,9 @@ def test_candidate_round_trips_through_mlflow(name, airline_splits, base_paramet
         info = log_sklearn_model(model)
     loaded = mlflow.sklearn.load_model(info.model_uri)
 
+    requirements = Path(mlflow.pyfunc.get_model_dependencies(info.model_uri)).read_text()
+    # A network pins the deep extra; a classical model stays installable without torch.
+    assert ("torch==" in requirements) == (name in NETWORKS), requirements
     assert list(loaded.classes_) == ["negative", "neutral", "positive"]
     np.testing.assert_array_equal(loaded.predict_proba(validation["text"]), expected)
     np.testing.assert_allclose(expected.sum(axis=1), 1.0, rtol=1e-6)  # XGBoost: float32

@@ -17,7 +17,12 @@ from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_grid,
     build_feature_pipeline,
 )
-from sentiment_mlops.pipelines.training.nodes import _fit_candidate, _raw_text_model
+from sentiment_mlops.pipelines.training.nodes import (
+    _fit_candidate,
+    _raw_text_model,
+    build_search,
+    plan_candidate,
+)
 
 
 class RecordingLogisticRegression(LogisticRegression):
@@ -60,17 +65,11 @@ def test_smote_rows_never_reach_validation_folds_or_test(airline_splits, base_pa
     RecordingLogisticRegression.fitted.clear()
     RecordingLogisticRegression.scored.clear()
 
-    grid_search = _fit_candidate(
-        "recorded",
-        candidate=candidate,
-        train_split=train,
-        feature_pipeline=feature_pipeline,
-        feature_grid=feature_grid,
-        search=search,
-    )
+    plan = plan_candidate(candidate, feature_pipeline, feature_grid, search)
+    candidate_fit = _fit_candidate(plan, train)
 
     texts, labels = train["clean_text"].to_numpy(), train["label"].to_numpy(dtype=object)
-    folds = list(grid_search.cv.split(texts, labels))
+    folds = list(build_search(plan).cv.split(texts, labels))  # seeded: the folds it used
     scored_during_cv = RecordingLogisticRegression.scored[:]
     assert scored_during_cv, "the search never scored a validation fold"
     for fit_index, (train_rows, validation_rows) in enumerate(folds):
@@ -99,7 +98,7 @@ def test_smote_rows_never_reach_validation_folds_or_test(airline_splits, base_pa
     # The refit on the whole training split resampled too; the test split is scored as is.
     refit = RecordingLogisticRegression.fitted[-1]
     assert refit.shape[0] > len(train)
-    model = _raw_text_model(base_parameters["cleaning"], grid_search.best_estimator_)
+    model = _raw_text_model(base_parameters["cleaning"], candidate_fit.model)
     RecordingLogisticRegression.scored.clear()
     probabilities = model.predict_proba(test["text"])
     assert probabilities.shape == (len(test), 3)

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from kedro.config import OmegaConfigLoader
 from sklearn.linear_model import LogisticRegression
 
-from sentiment_mlops.pipelines.training.nodes import build_estimator
+from sentiment_mlops.pipelines.feature_engineering.nodes import (
+    build_feature_grid,
+    build_feature_pipeline,
+)
+from sentiment_mlops.pipelines.training.nodes import (
+    all_candidates,
+    build_estimator,
+    candidate_param_grid,
+    plan_candidate,
+    plan_candidates,
+)
+from sentiment_mlops.settings import CONFIG_LOADER_ARGS
 
 
 def test_estimator_comes_from_import_path_and_params():
@@ -30,3 +42,99 @@ def test_nested_estimator_specs_become_objects():
         }
     )
     assert type(estimator.estimator).__name__ == "LinearSVC" and estimator.estimator.C == 0.5
+
+
+# ------------------------------------------------ candidates that read text (the networks)
+FEATURE_GRID = {"sampler": ["passthrough"], "vectorizer__word__max_features": [1000, 2000]}
+SEARCH = {"cv_folds": 3, "n_jobs": 1, "verbose": 0, "random_state": 0}
+BILSTM = {
+    "estimator": "sentiment_mlops.models.BiLSTMClassifier",
+    "input": "text",
+    "params": {"max_epochs": 1},
+    "search": {"cv_folds": 0},
+}
+
+
+@pytest.fixture(scope="module")
+def feature_pipeline(base_parameters):
+    return build_feature_pipeline(base_parameters["vectorizer"], base_parameters["imbalance"])
+
+
+def test_text_candidate_skips_the_feature_steps_and_their_grid(feature_pipeline):
+    plan = plan_candidate(BILSTM, feature_pipeline, FEATURE_GRID, SEARCH)
+    assert [(name, step) for name, step in plan.pipeline.steps[:2]] == [
+        ("vectorizer", "passthrough"),
+        ("sampler", "passthrough"),
+    ]
+    assert type(plan.pipeline.named_steps["classifier"]).__name__ == "BiLSTMClassifier"
+    assert plan.grid == {}  # the shared feature grid is not applied
+    assert plan.search == {**SEARCH, "cv_folds": 0}
+    # A feature candidate still gets the shared grid, under its own entries.
+    classical = {
+        "estimator": "sklearn.naive_bayes.ComplementNB",
+        "grid": {"classifier__alpha": [1]},
+    }
+    assert candidate_param_grid(classical, FEATURE_GRID) == {
+        **FEATURE_GRID,
+        "classifier__alpha": [1],
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"grid": {"vectorizer__word__min_df": [1, 2]}}, "tunes the vectorizer.*input: text"),
+        ({"grid": {"sampler": ["smote"]}}, "tunes the sampler.*'passthrough'"),
+        ({"input": "tokens"}, r"input: 'tokens' is not one of \['features', 'text'\]"),
+        ({"input": "features"}, "BiLSTMClassifier reads texts.*add `input: text`"),
+        ({"grid": {"classifier__hidden_size": [32, 64]}}, "grid has 2.*cv_folds >= 2"),
+        ({"search": {"cv_folds": 1}}, "cv_folds: 1 must be 0"),
+        ({"search": {"folds": 0}}, r"Unknown search option\(s\) \['folds'\]"),
+    ],
+)
+def test_nonsense_text_candidates_are_refused_before_any_fit(feature_pipeline, change, message):
+    candidate = {**BILSTM, **change}
+    with pytest.raises(ValueError, match=rf"Candidate 'bilstm': .*{message}"):
+        plan_candidates({"bilstm": candidate}, feature_pipeline, FEATURE_GRID, SEARCH)
+
+
+def test_text_input_for_a_feature_matrix_classifier_is_an_error(feature_pipeline):
+    candidate = {"estimator": "sklearn.linear_model.LogisticRegression", "input": "text"}
+    with pytest.raises(ValueError, match="LogisticRegression takes a feature matrix"):
+        plan_candidate(candidate, feature_pipeline, FEATURE_GRID, SEARCH)
+
+
+def test_extra_candidates_join_the_candidates_without_clashing():
+    lr = {"estimator": "sklearn.linear_model.LogisticRegression"}
+    assert list(all_candidates({"lr": lr}, {"bilstm": BILSTM})) == ["lr", "bilstm"]
+    assert list(all_candidates({"lr": lr}, None)) == ["lr"]
+    with pytest.raises(ValueError, match=r"\['lr'\] appear in both"):
+        all_candidates({"lr": lr}, {"lr": BILSTM})
+    with pytest.raises(ValueError, match="No candidate models configured"):
+        all_candidates({}, {})
+
+
+def test_deep_environment_adds_the_networks_to_the_base_candidates(
+    project_root, base_parameters, feature_pipeline
+):
+    """`kedro run --env deep`: the base candidates unchanged, plus the two networks, each
+    fitted once without CV; every candidate plans (import paths, grids, options)."""
+    loader = OmegaConfigLoader(
+        conf_source=str(project_root / "conf"), env="deep", **CONFIG_LOADER_ARGS
+    )
+    parameters = loader["parameters"]
+    assert parameters["candidates"] == base_parameters["candidates"]
+    assert base_parameters["extra_candidates"] == {}
+    networks = parameters["extra_candidates"]
+    assert sorted(networks) == ["bilstm", "transformer"]
+    feature_grid = build_feature_grid(parameters["feature_search"], parameters["imbalance"])
+    plans = plan_candidates(
+        all_candidates(parameters["candidates"], networks),
+        feature_pipeline,
+        feature_grid,
+        parameters["search"],
+    )
+    for name in networks:
+        assert plans[name].search["cv_folds"] == 0
+        assert plans[name].pipeline.named_steps["vectorizer"] == "passthrough"
+    assert all(plans[name].search["cv_folds"] == 3 for name in parameters["candidates"])

@@ -3,6 +3,7 @@ comparison of all candidates, and the registry step."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -189,6 +190,7 @@ COMPARISON_COLUMNS = [
     "val_macro_f1",
     "val_accuracy",
     "val_macro_recall",
+    "cv_folds",
     "cv_f1_macro_mean",
     "cv_f1_macro_std",
     "fit_time_s",
@@ -206,22 +208,31 @@ def comparison_markdown(model_comparison: pd.DataFrame) -> str:
         if column.startswith("val_") and column.endswith("_f1") and column != "val_macro_f1"
     ]
     columns = [*COMPARISON_COLUMNS[:5], *class_f1, *COMPARISON_COLUMNS[5:]]
+    # cv_* columns exist only if some candidate was cross-validated (cv_folds >= 2).
+    columns = [column for column in columns if column in model_comparison.columns]
     table = model_comparison[columns]
     header = "| " + " | ".join(columns) + " |"
     divider = "|" + "|".join("---:" if table[c].dtype.kind in "fiu" else "---" for c in columns)
     lines = [header, divider + "|"]
     for _, row in table.iterrows():
-        cells = [
-            f"{value:.4f}" if isinstance(value, float) else str(value).replace("|", "\\|")
-            for value in row
-        ]
+        cells = [_markdown_cell(value) for value in row]
         lines.append("| " + " | ".join(cells) + " |")
     return (
         "# Model comparison (validation split)\n\n"
         "Each candidate was tuned by GridSearchCV on the training split (cv_* columns), "
         "refitted with its best parameters, and scored on the validation split (val_*). "
-        "Only the rank-1 model is evaluated on the test split.\n\n" + "\n".join(lines) + "\n"
+        "A candidate with cv_folds 0 was fitted once, without cross-validation (blank cv_* "
+        "cells). Only the rank-1 model is evaluated on the test split.\n\n"
+        + "\n".join(lines)
+        + "\n"
     )
+
+
+def _markdown_cell(value: Any) -> str:
+    """A float to 4 decimals (blank when missing), anything else as escaped text."""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4f}"
+    return str(value).replace("|", "\\|")
 
 
 def plot_model_f1(model_comparison: pd.DataFrame) -> go.Figure:

@@ -17,6 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "feature_pipeline": "feature_pipeline",
                     "feature_grid": "feature_grid",
                     "candidates": "params:candidates",
+                    "extra_candidates": "params:extra_candidates",
                     "search": "params:search",
                     "cleaning": "params:cleaning",
                 },
