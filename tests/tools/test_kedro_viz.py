@@ -7,6 +7,7 @@ catalog, so every pipeline registered later is checked without touching this tes
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 from kedro.framework.project import pipelines as registered_pipelines
@@ -21,7 +22,14 @@ from tests.tools.conftest import VENV_BIN, screenshot, serve, texts_of
 
 pytestmark = pytest.mark.integration
 
-PLOTS = ("confusion_matrix_plot", "roc_curves_plot")
+# Every plotly output of the evaluation: metrics plots and the model comparison charts.
+PLOTS = (
+    "confusion_matrix_plot",
+    "roc_curves_plot",
+    "reliability_diagram_plot",
+    "model_f1_plot",
+    "fit_time_vs_score_plot",
+)
 # Kedro's data engineering convention, the order the layers must be drawn in.
 LAYER_ORDER = [
     "raw",
@@ -164,9 +172,12 @@ def hide_feature_hints(browser, viz_url: str) -> None:
 
 def test_viz_build_writes_a_static_site_with_previews(viz_build):
     assert (viz_build / "index.html").is_file()
-    main = (viz_build / "api/main").read_text()
+    main = json.loads((viz_build / "api/main").read_text())
+    node_ids = {node["name"]: node["id"] for node in main["nodes"]}
     for plot in PLOTS:
-        assert plot in main
-    # --include-previews: the plot's node page carries the plotly figure.
-    previews = [path.read_text() for path in (viz_build / "api/nodes").iterdir()]
-    assert sum('"plot"' in text or "Confusion matrix" in text for text in previews) >= len(PLOTS)
+        assert plot in node_ids, f"{plot} is not in the static site's graph"
+        # --include-previews: the dataset's node page carries its plotly figure.
+        page = json.loads((viz_build / "api/nodes" / node_ids[plot]).read_text())
+        figure = page.get("preview") or {}
+        assert page.get("preview_type") == "PlotlyPreview", f"{plot}: {page.get('preview_type')}"
+        assert figure.get("data"), f"{plot}'s preview has no plotly traces"
