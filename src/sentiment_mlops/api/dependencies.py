@@ -1,4 +1,4 @@
-"""Request dependencies: settings, the loaded model, the optional API key."""
+"""Request dependencies: settings, the loaded model, the /predict batcher, the optional API key."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from sentiment_mlops.api.batching import MicroBatcher
 from sentiment_mlops.api.errors import APIError
 from sentiment_mlops.api.metrics import ServiceMetrics
 from sentiment_mlops.api.model import ServedModel
 from sentiment_mlops.api.settings import Settings
+from sentiment_mlops.prediction import TextScores
 
 _api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="Needed when SENTIMENT_API_KEY is set."
@@ -34,6 +36,14 @@ def get_model(request: Request) -> ServedModel:
     if model is None:
         raise APIError(503, "model_not_ready", not_ready_message(request))
     return model
+
+
+def get_batcher(request: Request) -> MicroBatcher[str, TextScores]:
+    """The /predict micro-batcher, or a 503 when the app is not running (or stopping)."""
+    batcher = request.app.state.batcher
+    if batcher is None:
+        raise APIError(503, "not_running", "The service is not running; retry shortly.")
+    return batcher
 
 
 def not_ready_message(request: Request) -> str:
@@ -65,3 +75,4 @@ def require_api_key(
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 ModelDep = Annotated[ServedModel, Depends(get_model)]
+BatcherDep = Annotated[MicroBatcher[str, TextScores], Depends(get_batcher)]
