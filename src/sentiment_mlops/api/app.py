@@ -13,6 +13,7 @@ together in one call.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,11 @@ async def load_model(app: FastAPI) -> None:
     finally:
         # Importing Kedro while loading reconfigures logging, which re-enables every logger.
         quiet_access_log(app.state.settings)
+    # The model is hundreds of thousands of long-lived objects: without this, every full
+    # garbage collection walks them all and stalls every request in flight (~300 ms p99 at
+    # 32 concurrent requests, 37 ms with it). Collect first: what is frozen is never freed.
+    gc.collect()
+    gc.freeze()
     app.state.metrics.model_ready.set(1)
     card = app.state.model.card
     logger.info("Serving %s (version %s, run %s)", uri, card.version, card.run_id)
