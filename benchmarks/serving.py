@@ -3,7 +3,7 @@
 Everything runs on the same fitted model, loaded from the MLflow registry:
 
 1. raw sklearn: the packaged estimator's ``predict_proba`` on one raw text;
-2. in-process: the service's predict function (:meth:`ServedModel.predict`);
+2. in-process: the service's scoring of one text (:meth:`ServedModel.predict`, as rows);
 3. HTTP ``POST /predict`` (uvicorn, one worker) under ``hey`` at concurrency 1 and 32;
 4. ``mlflow models serve --env-manager local`` of the same model, ``POST /invocations``
    under the same load (fewer requests: it is ~100x slower);
@@ -145,7 +145,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         lambda: estimator.predict_proba(one), arguments.repeats
     )
     rows["service predict, in-process (1 text)"] = time_calls(
-        lambda: served.predict([text]), arguments.repeats
+        lambda: served.predict([text]).rows(), arguments.repeats
     )
     thousand = np.array(tweets[:1000], dtype=object)
     rows["raw sklearn predict_proba (1,000 texts)"] = time_calls(

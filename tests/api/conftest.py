@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import mlflow
 import pytest
+from fastapi.testclient import TestClient
 
 from sentiment_mlops._testing.servers import ServerProcess, free_port, start_server
 from tests.trained_model import TrainedModel, shared_trained_model
@@ -64,3 +67,23 @@ def service(trained_model: TrainedModel, tmp_path_factory) -> Iterator[Service]:
     running = start_service(outside, trained_model.env())
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def model_dir(trained_model, tmp_path_factory) -> str:
+    """The champion's MLflow model directory, as `SENTIMENT_MODEL_URI` may name one (for the
+    in-process app)."""
+    with pytest.MonkeyPatch.context() as patch:  # models:/ resolves through the environment
+        patch.setenv("MLFLOW_TRACKING_URI", trained_model.tracking_uri)
+        return mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/sentiment/{trained_model.version}",
+            dst_path=str(tmp_path_factory.mktemp("model_dir")),
+        )
+
+
+def wait_ready(client: TestClient, timeout: float = 60) -> None:
+    """Until the in-process app's /ready says the model is loaded."""
+    deadline = time.monotonic() + timeout
+    while client.get("/ready").status_code != 200:
+        assert time.monotonic() < deadline, client.get("/ready").json()
+        time.sleep(0.1)

@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import time
 
-import mlflow
-import pytest
 from fastapi.testclient import TestClient
 
 from sentiment_mlops.api.app import create_app
 from sentiment_mlops.api.settings import Settings
+from tests.api.conftest import wait_ready
 
 UNCLEAR = "the flight"
-
-
-@pytest.fixture(scope="module")
-def model_dir(trained_model, tmp_path_factory) -> str:
-    """The champion's MLflow model directory, as `SENTIMENT_MODEL_URI` may name one."""
-    with pytest.MonkeyPatch.context() as patch:  # models:/ resolves through the environment
-        patch.setenv("MLFLOW_TRACKING_URI", trained_model.tracking_uri)
-        return mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/sentiment/{trained_model.version}",
-            dst_path=str(tmp_path_factory.mktemp("model_dir")),
-        )
-
-
-def wait_ready(client: TestClient, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while client.get("/ready").status_code != 200:
-        assert time.monotonic() < deadline, client.get("/ready").json()
-        time.sleep(0.1)
 
 
 def test_ready_is_503_until_the_model_is_loaded(model_dir):

@@ -8,11 +8,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Sub-millisecond to seconds: a single text scores in ~1 ms, a full batch in ~1 s.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+# Texts per model call of the /predict micro-batcher: 1 when requests come one at a time.
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 @dataclass
 class ServiceMetrics:
-    """Request counts and latencies per route, predictions per class, model readiness."""
+    """Request counts and latencies per route, predictions per class, /predict batch sizes,
+    model readiness."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -39,6 +42,12 @@ class ServiceMetrics:
         self.uncertain = Counter(
             "sentiment_uncertain_predictions",
             "Predictions below min_confidence.",
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "sentiment_predict_batch_size",
+            "Texts scored per model call by the /predict micro-batcher.",
+            buckets=BATCH_SIZE_BUCKETS,
             registry=self.registry,
         )
         self.model_ready = Gauge(

@@ -3,8 +3,10 @@
 The packaged ``KedroPipelineModel`` stays the source of truth: its inference pipeline and its
 fitted artifacts are what the service uses. Its own ``predict`` deep-copies the whole loaded
 catalog and runs a Kedro runner on every call (hundreds of milliseconds with a large
-vectorizer), so the service takes the artifact it loaded and calls the inference node
-function, :func:`~sentiment_mlops.pipelines.inference.nodes.predict_sentiment`, directly.
+vectorizer), so the service takes the fitted estimator it loaded and scores it with
+:func:`~sentiment_mlops.prediction.predict_scores`, the computation the inference node
+:func:`~sentiment_mlops.pipelines.inference.nodes.predict_sentiment` lays out as a table:
+the same probabilities, labels and confidences, without building a DataFrame per request.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
+import numpy as np
+import sklearn
 from mlflow.tracking import MlflowClient
 
 from sentiment_mlops.api.explanations import LinearExplainer, no_explanation
 from sentiment_mlops.api.schemas import Explanation, ModelCard
 from sentiment_mlops.hooks import GIT_COMMIT_TAG, TRAIN_DATA_HASH_TAG
-from sentiment_mlops.pipelines.inference.nodes import TEXT_COLUMN, predict_sentiment
+from sentiment_mlops.prediction import ClassScores, predict_scores
 from sentiment_mlops.registry import load_packaged_model
 
 logger = logging.getLogger(__name__)
@@ -96,9 +99,14 @@ class ServedModel:
         card = _model_card(uri, pyfunc_model, estimator, explainable=explainer is not None)
         return cls(estimator, card, explainer, reason)
 
-    def predict(self, texts: list[str]) -> pd.DataFrame:
-        """The inference node's answer for ``texts``: label, confidence, one column per class."""
-        return predict_sentiment(self.estimator, pd.DataFrame({TEXT_COLUMN: texts}))
+    def predict(self, texts: list[str]) -> ClassScores:
+        """Label, confidence and per-class probabilities of ``texts`` (raw, validated texts),
+        the numbers the inference node gives for them."""
+        # The object array the inference node passes too (a str array would differ in type).
+        # The hyper-parameters were validated when the model was fitted; checking them again
+        # on every call costs ~4% of scoring one text and cannot change a result.
+        with sklearn.config_context(skip_parameter_validation=True):
+            return predict_scores(self.estimator, np.asarray(texts, dtype=object))
 
     def explain(self, text: str, label: str, top_k: int) -> Explanation:
         """Features for and against ``label``, or why there is no explanation."""

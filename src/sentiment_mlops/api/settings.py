@@ -31,4 +31,17 @@ class Settings(BaseSettings):
         description='Below this confidence a prediction says "uncertain": true.',
     )
     explain_top_k: PositiveInt = Field(5, description="Features listed per explanation side.")
+    micro_batch_max_size: PositiveInt = Field(
+        64,
+        description="Most concurrent single-text /predict requests scored together in one "
+        "model call (1: no batching).",
+    )
+    micro_batch_max_wait_ms: float = Field(
+        0.0,
+        ge=0.0,
+        le=1_000.0,
+        description="How long a /predict request waits for others to join its batch; "
+        "0: none (it takes what is queued when the model is free, so a lone request "
+        "waits for nothing).",
+    )
     access_log: bool = Field(False, description="Log every request (off: no per-request noise).")

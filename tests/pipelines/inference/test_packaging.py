@@ -82,7 +82,7 @@ def test_packaged_network_loads_and_predicts_the_same_in_a_fresh_process(network
         served = ServedModel.load(uri)
     assert "torch" in requirements, requirements
     # The API serves it with the same numbers, and says it cannot explain a network.
-    answer = served.predict(texts[:5])
+    answer = served.predict(texts[:5]).to_frame()
     pd.testing.assert_frame_equal(answer, expected.head(5), check_exact=False, rtol=0, atol=1e-9)
     explanation = served.explain(texts[0], answer.loc[0, "label"], top_k=5)
     assert not explanation.available

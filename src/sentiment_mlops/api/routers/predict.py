@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Query
 
-from sentiment_mlops.api.dependencies import MetricsDep, ModelDep, SettingsDep, require_api_key
+from sentiment_mlops.api.batching import BatcherClosedError, BatchFailedError
+from sentiment_mlops.api.dependencies import (
+    BatcherDep,
+    MetricsDep,
+    ModelDep,
+    SettingsDep,
+    require_api_key,
+)
 from sentiment_mlops.api.errors import APIError
 from sentiment_mlops.api.metrics import ServiceMetrics
 from sentiment_mlops.api.model import ServedModel
@@ -15,10 +21,12 @@ from sentiment_mlops.api.schemas import (
     BatchPrediction,
     BatchPredictRequest,
     ErrorResponse,
+    Explanation,
     Prediction,
     PredictRequest,
 )
 from sentiment_mlops.api.settings import Settings
+from sentiment_mlops.prediction import TextScores
 
 router = APIRouter(prefix="/predict", tags=["predict"], dependencies=[Depends(require_api_key)])
 
@@ -31,7 +39,8 @@ ERRORS = {
         "model": ErrorResponse,
         "description": "Empty, non-string or too long text; batch too big",
     },
-    503: {"model": ErrorResponse, "description": "The model is not loaded yet"},
+    500: {"model": ErrorResponse, "description": "The model failed to score the text"},
+    503: {"model": ErrorResponse, "description": "The model is not loaded yet, or shutting down"},
 }
 ExplainQuery = Annotated[
     bool, Query(description="Add the words / n-grams that pushed the prediction most.")
@@ -50,6 +59,27 @@ def _check_length(texts: list[str], settings: Settings) -> None:
             )
 
 
+def _prediction(
+    scored: TextScores,
+    explanation: Explanation | None,
+    model: ServedModel,
+    settings: Settings,
+    metrics: ServiceMetrics,
+) -> Prediction:
+    uncertain = settings.min_confidence is not None and scored.confidence < settings.min_confidence
+    metrics.predictions.labels(scored.label).inc()
+    if uncertain:
+        metrics.uncertain.inc()
+    return Prediction(
+        label=scored.label,
+        confidence=scored.confidence,
+        scores=scored.scores,
+        uncertain=uncertain,
+        model_version=model.card.version,
+        explanation=explanation,
+    )
+
+
 def _answers(
     texts: list[str],
     explain: bool,
@@ -57,47 +87,45 @@ def _answers(
     settings: Settings,
     metrics: ServiceMetrics,
 ) -> list[Prediction]:
-    frame: pd.DataFrame = model.predict(texts)
-    classes = model.card.classes
-    scores = frame[classes].to_numpy(dtype=float)
     answers = []
-    for row, (label, confidence) in enumerate(
-        zip(frame["label"], frame["confidence"], strict=True)
-    ):
-        uncertain = settings.min_confidence is not None and confidence < settings.min_confidence
-        answers.append(
-            Prediction(
-                label=label,
-                confidence=float(confidence),
-                scores=dict(zip(classes, scores[row].tolist(), strict=True)),
-                uncertain=uncertain,
-                model_version=model.card.version,
-                explanation=model.explain(texts[row], label, settings.explain_top_k)
-                if explain
-                else None,
-            )
-        )
-        metrics.predictions.labels(label).inc()
-        if uncertain:
-            metrics.uncertain.inc()
+    for text, scored in zip(texts, model.predict(texts).rows(), strict=True):
+        explanation = model.explain(text, scored.label, settings.explain_top_k) if explain else None
+        answers.append(_prediction(scored, explanation, model, settings, metrics))
     return answers
 
 
 @router.post("", response_model=Prediction, responses=ERRORS, summary="Score one text")
-async def predict(
+async def predict(  # noqa: PLR0913, PLR0917 - one parameter per dependency
     body: PredictRequest,
     model: ModelDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    batcher: BatcherDep,
     explain: ExplainQuery = False,
 ) -> Prediction:
     """Label, calibrated confidence and a score per class for one raw text.
 
-    Runs on the event loop: one text takes about a millisecond, less than a hop to the
-    thread pool and back. Batches (up to a second) go to the thread pool instead.
+    Concurrent requests are scored together: the text joins the batch the model scores next
+    (see ``SENTIMENT_MICRO_BATCH_MAX_SIZE``). With ``explain`` it is scored and explained on
+    its own, on the event loop.
     """
     _check_length([body.text], settings)
-    return _answers([body.text], explain, model, settings, metrics)[0]
+    if explain:
+        return _answers([body.text], explain, model, settings, metrics)[0]
+    try:
+        scored = await batcher.submit(body.text)
+    except BatchFailedError as error:
+        raise APIError(
+            500,
+            "prediction_failed",
+            f"The model failed to score the batch of {error.batch_size} text(s) this one was "
+            "in; the error has been logged. Retry; if it persists, report it.",
+        ) from error
+    except BatcherClosedError as error:
+        raise APIError(
+            503, "shutting_down", "The service is shutting down; retry shortly."
+        ) from error
+    return _prediction(scored, None, model, settings, metrics)
 
 
 @router.post("/batch", response_model=BatchPrediction, responses=ERRORS, summary="Score texts")

@@ -1,8 +1,9 @@
 """Nodes of the inference pipeline.
 
-``predict_sentiment`` is the one scoring function: the batch pipeline runs it on each chunk
-of a CSV, the packaged MLflow model runs it through Kedro, and the API calls it directly on
-the artifacts it loaded once. All three therefore give the same numbers.
+``predict_sentiment`` is the scoring node: the batch pipeline runs it on each chunk of a CSV
+and the packaged MLflow model runs it through Kedro. The API scores the same fitted model with
+the same computation (:func:`sentiment_mlops.prediction.predict_scores`, of which this node's
+table is a layout) without building a table per request. All three give the same numbers.
 """
 
 from __future__ import annotations
