@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
@@ -83,40 +85,35 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
             model.fit(_scale_columns(X, ratio), is_target, sample_weight=sample_weight)
             self.ratios_.append(ratio)
             self.estimators_.append(model)
+        self._set_linear_weights()
         return self
 
-    @property
-    def coef_(self) -> np.ndarray:
-        """Weights on the input features, one row per one-vs-rest model (one row if binary).
-
-        Each logistic regression's coefficients times its log-count ratio, so that
-        ``coef_[k] @ x + intercept_[k]`` is exactly model ``k``'s logit: the service explains
-        NB-SVM predictions with them like those of any linear model.
-        """
-        check_is_fitted(self)
-        return np.vstack(
+    def _set_linear_weights(self) -> None:
+        """``coef_``: one row per one-vs-rest model (one row if binary), each logistic
+        regression's coefficients times its log-count ratio, so that ``coef_[k] @ x +
+        intercept_[k]`` is exactly model ``k``'s logit. Scoring is then one product with the
+        raw features, and the service explains NB-SVM like any linear model."""
+        self.coef_ = np.vstack(
             [
                 model.coef_[0] * ratio
                 for model, ratio in zip(self.estimators_, self.ratios_, strict=True)
             ]
         )
+        self.intercept_ = np.array([model.intercept_[0] for model in self.estimators_])
 
-    @property
-    def intercept_(self) -> np.ndarray:
-        """The intercept of each one-vs-rest logistic regression, rows as in ``coef_``."""
-        check_is_fitted(self)
-        return np.array([model.intercept_[0] for model in self.estimators_])
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        # Pickled before coef_ / intercept_ were stored: they follow from what was fitted.
+        if "estimators_" in self.__dict__ and "coef_" not in self.__dict__:
+            self._set_linear_weights()
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", reset=False)
-        scores = np.column_stack(
-            [
-                model.predict_proba(_scale_columns(X, ratio))[:, 1]
-                for model, ratio in zip(self.estimators_, self.ratios_, strict=True)
-            ]
-        )
+        # Each one-vs-rest model's probability, from one product with the unscaled features
+        # (scaling X by every ratio and asking each regression took 2x as long on one text).
+        scores = expit(safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_)
         if len(self.classes_) == 2:
             return np.column_stack([1 - scores[:, 0], scores[:, 0]])
         return scores / scores.sum(axis=1, keepdims=True)

@@ -1,0 +1,57 @@
+"""NB-SVM scores with its stored linear weights exactly what its one-vs-rest models say."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from sentiment_mlops.estimators import NBSVMClassifier
+
+
+def _counts(rows: int, columns: int, seed: int) -> sparse.csr_matrix:
+    rng = np.random.default_rng(seed)
+    return sparse.csr_matrix(rng.poisson(0.3, size=(rows, columns)).astype(float))
+
+
+@pytest.mark.parametrize("classes", [["neg", "pos"], ["negative", "neutral", "positive"]])
+def test_probabilities_are_those_of_the_one_vs_rest_regressions_on_scaled_features(classes):
+    labels = np.array(classes * (120 // len(classes)))
+    features = _counts(len(labels), 40, seed=0)
+    model = NBSVMClassifier(C=3.0, class_weight="balanced").fit(features, labels)
+    held_out = _counts(15, 40, seed=1)
+
+    # The definition: regression k on the features scaled by log-count ratio k.
+    positives = np.column_stack(
+        [
+            regression.predict_proba(held_out.multiply(ratio).tocsr())[:, 1]
+            for regression, ratio in zip(model.estimators_, model.ratios_, strict=True)
+        ]
+    )
+    if len(classes) == 2:
+        expected = np.column_stack([1 - positives[:, 0], positives[:, 0]])
+    else:
+        expected = positives / positives.sum(axis=1, keepdims=True)
+
+    np.testing.assert_allclose(model.predict_proba(held_out), expected, rtol=0, atol=1e-12)
+    assert list(model.predict(held_out)) == list(model.classes_[expected.argmax(axis=1)])
+
+
+def test_a_model_pickled_without_stored_weights_loads_and_scores_the_same():
+    features, labels = _counts(90, 30, seed=2), np.array(["a", "b", "c"] * 30)
+    model = NBSVMClassifier().fit(features, labels)
+    old_state = {
+        key: value
+        for key, value in model.__getstate__().items()
+        if key not in ("coef_", "intercept_")
+    }
+    old = NBSVMClassifier.__new__(NBSVMClassifier)
+    old.__dict__.update(old_state)  # what unpickling an older version leaves, before the fix
+    assert "coef_" not in old.__dict__
+
+    loaded = pickle.loads(pickle.dumps(old))
+
+    np.testing.assert_array_equal(loaded.coef_, model.coef_)
+    np.testing.assert_array_equal(loaded.predict_proba(features), model.predict_proba(features))
