@@ -13,15 +13,18 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.support.ui import WebDriverWait
 
 from sentiment_mlops._testing.servers import ServerProcess, start_server
 from sentiment_mlops.datasets import SentimentSourceDataset
@@ -29,6 +32,7 @@ from sentiment_mlops.datasets import SentimentSourceDataset
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+T = TypeVar("T")
 SAMPLE_ROWS = {"airline": 1500}  # enough for a model whose mistakes mean something
 DEFAULT_SAMPLE_ROWS = 300
 REGISTERED_MODEL = "sentiment"
@@ -171,6 +175,24 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     assert driver.save_screenshot(str(path)), f"chromium could not write {path}"
     return path
+
+
+def wait_until(  # noqa: PLR0913 - the wait, and what to leave behind when it fails
+    driver: webdriver.Chrome,
+    condition: Callable[[webdriver.Chrome], T],
+    *,
+    timeout: float,
+    poll: float,
+    failure_screenshot: str,
+    failure: Callable[[], str],
+) -> T:
+    """``condition``'s first truthy value; past ``timeout``, a screenshot of the page (named
+    ``failure_screenshot``) and a test failure with the message ``failure()`` gives then."""
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=poll).until(condition)
+    except TimeoutException:
+        screenshot(driver, failure_screenshot)
+        pytest.fail(failure())
 
 
 def texts_of(driver: webdriver.Chrome, css: str) -> list[str]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from sentiment_mlops._testing.servers import free_port
 from tests.tools.conftest import (
@@ -22,6 +20,7 @@ from tests.tools.conftest import (
     VENV_BIN,
     screenshot,
     serve,
+    wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -41,11 +40,14 @@ def _wait_for_text(browser, wanted: set[str], page: str) -> None:
         body = driver.execute_script("return document.body ? document.body.innerText : '';")
         return {text for text in wanted if text not in body}
 
-    try:
-        WebDriverWait(browser, 60, poll_frequency=1).until(lambda driver: not missing(driver))
-    except TimeoutException:
-        screenshot(browser, f"mlflow-ui-{page}-failed")
-        pytest.fail(f"The MLflow UI {page} page never showed {sorted(missing(browser))}")
+    wait_until(
+        browser,
+        lambda driver: not missing(driver),
+        timeout=60,
+        poll=1,
+        failure_screenshot=f"mlflow-ui-{page}-failed",
+        failure=lambda: f"The MLflow UI {page} page never showed {sorted(missing(browser))}",
+    )
 
 
 def test_mlflow_ui_shows_the_experiment_and_its_runs(sample_project, mlflow_ui_url, browser):
@@ -102,13 +104,14 @@ def test_mlflow_ui_unfolds_the_nested_candidate_runs(sample_project, mlflow_ui_u
     browser.execute_script("window.localStorage.clear();")
     browser.get(f"{mlflow_ui_url}/#/experiments/{parent.info.experiment_id}/runs")
     expand = f'div[role=row][row-id="{parent_id}"] [col-id="attributes.`Run Name`"] button'
-    try:
-        toggle = WebDriverWait(browser, 60, poll_frequency=1).until(
-            lambda driver: driver.find_element(By.CSS_SELECTOR, expand)
-        )
-    except TimeoutException:
-        screenshot(browser, "mlflow-ui-nested-runs-failed")
-        pytest.fail("The runs table never showed the training run with an expand button")
+    toggle = wait_until(
+        browser,
+        lambda driver: driver.find_element(By.CSS_SELECTOR, expand),
+        timeout=60,
+        poll=1,
+        failure_screenshot="mlflow-ui-nested-runs-failed",
+        failure=lambda: "The runs table never showed the training run with an expand button",
+    )
     folded = _run_rows(browser)
     assert parent_id in folded and not candidates.keys() & folded.keys(), (
         f"the candidate runs should start folded under the training run; rows: {folded}"
@@ -119,16 +122,17 @@ def test_mlflow_ui_unfolds_the_nested_candidate_runs(sample_project, mlflow_ui_u
         rows = _run_rows(driver)
         return {run_id: rows.get(run_id) for run_id in candidates}
 
-    try:
-        WebDriverWait(browser, 30, poll_frequency=0.5).until(
-            lambda driver: shown(driver) == candidates
-        )
-    except TimeoutException:
-        screenshot(browser, "mlflow-ui-nested-runs-failed")
-        pytest.fail(
+    wait_until(
+        browser,
+        lambda driver: shown(driver) == candidates,
+        timeout=30,
+        poll=0.5,
+        failure_screenshot="mlflow-ui-nested-runs-failed",
+        failure=lambda: (
             f"After expanding the training run the table showed {shown(browser)}, "
             f"expected the candidate runs {candidates}"
-        )
+        ),
+    )
     screenshot(browser, "mlflow-ui-nested-runs")
 
 

@@ -12,13 +12,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from sentiment_mlops.api.schemas import PredictRequest
 from tests.api.conftest import start_service
-from tests.tools.conftest import screenshot
+from tests.tools.conftest import screenshot, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -60,16 +58,17 @@ def test_swagger_ui_lists_every_route_and_the_predict_example(api_url, browser):
     }
     assert documented >= ROUTES, f"the OpenAPI schema lacks {ROUTES - documented}"
     browser.get(f"{api_url}/docs")
-    try:
-        WebDriverWait(browser, 60, poll_frequency=0.5).until(
-            lambda driver: _operations(driver) >= documented
-        )
-    except TimeoutException:
-        screenshot(browser, "swagger-ui-failed")
-        pytest.fail(
+    wait_until(
+        browser,
+        lambda driver: _operations(driver) >= documented,
+        timeout=60,
+        poll=0.5,
+        failure_screenshot="swagger-ui-failed",
+        failure=lambda: (
             f"Swagger UI at /docs listed {sorted(_operations(browser))}, "
             f"expected {sorted(documented)}"
-        )
+        ),
+    )
     assert _operations(browser) == documented
 
     predict = browser.find_element(
@@ -77,13 +76,14 @@ def test_swagger_ui_lists_every_route_and_the_predict_example(api_url, browser):
     )
     predict.find_element(By.CSS_SELECTOR, ".opblock-summary-control").click()
     example_css = ".opblock-section-request-body pre.body-param__example"
-    try:
-        example = WebDriverWait(browser, 30, poll_frequency=0.5).until(
-            lambda _: predict.find_element(By.CSS_SELECTOR, example_css)
-        )
-    except TimeoutException:
-        screenshot(browser, "swagger-ui-failed")
-        pytest.fail("POST /predict opened without an example request body")
+    example = wait_until(
+        browser,
+        lambda _: predict.find_element(By.CSS_SELECTOR, example_css),
+        timeout=30,
+        poll=0.5,
+        failure_screenshot="swagger-ui-failed",
+        failure=lambda: "POST /predict opened without an example request body",
+    )
     browser.execute_script("arguments[0].scrollIntoView();", predict)  # route, then example
     shown = json.loads(example.get_attribute("textContent"))
     assert shown == PredictRequest.model_json_schema()["examples"][0]
