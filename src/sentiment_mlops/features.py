@@ -24,7 +24,7 @@ LEXICONS = ("vader",)
 
 
 @cache
-def _vader() -> SentimentIntensityAnalyzer:
+def vader_analyzer() -> SentimentIntensityAnalyzer:
     """One analyzer per process: it reads its ~7,500-entry lexicon file when built."""
     return SentimentIntensityAnalyzer()
 
@@ -46,7 +46,7 @@ class VaderLexiconFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, texts: Iterable[str]) -> sparse.csr_matrix:
         """A sparse ``(n_texts, 5)`` matrix, columns as :meth:`get_feature_names_out`."""
-        analyzer = _vader()
+        analyzer = vader_analyzer()
         rows = []
         for text in texts:
             scores = analyzer.polarity_scores(text)

@@ -3,7 +3,16 @@
 A subclass says how to learn a tokenizer (``_fit_tokenizer``), how to turn texts into token
 ids (``_encode``) and which ``torch.nn.Module`` maps ``(ids, mask)`` to logits
 (``_build_module``); everything else — validation split, class weights, early stopping,
-seeding, progress bar, MLflow metrics, pickling — lives here, once.
+seeding, progress bar, MLflow metrics, pickling, the optional lexicon inputs — lives here, once.
+
+Lexicon inputs (``lexicon="vader"``): a network trained from scratch on ~11k tweets sees most
+sentiment words too rarely to learn them (Shin et al. 2017, "Lexicon integrated CNN models with
+attention for sentiment analysis", feed lexicon scores into the network for that reason). With
+a lexicon the module also gets ``valence`` (each token's VADER valence, ``/ 4`` so it lies in
+-1..1, from the word the token belongs to: a BPE subword carries the valence of its whole word,
+and a word outside the vocabulary still carries its own) and ``scores`` (the five sentence-level
+:class:`~sentiment_mlops.features.VaderLexiconFeatures`). :class:`TokenValence` and
+:func:`with_scores` put them into a network.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import mlflow
@@ -24,6 +34,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
+from sentiment_mlops.features import LEXICONS, VaderLexiconFeatures, vader_analyzer
 from sentiment_mlops.models import logs_epochs
 
 try:
@@ -96,6 +107,45 @@ def pooled_size(dim: int, pooling: str) -> int:
     return 2 * dim if pooling == "max_mean" else dim
 
 
+#: VADER valences lie in -4..4; divided by this they lie in -1..1, like the other inputs.
+VADER_VALENCE_SCALE = 4.0
+#: Number of sentence-level lexicon scores (:class:`VaderLexiconFeatures`' columns).
+LEXICON_SCORES = len(VaderLexiconFeatures().get_feature_names_out())
+
+
+@dataclass
+class Encoded:
+    """Network inputs of a list of texts: token ids and, with a lexicon, its scores."""
+
+    ids: list[list[int]]
+    #: Per text, the lexicon valence of each token (same length as its ids).
+    valence: list[list[float]] | None = None
+    #: ``(n_texts, LEXICON_SCORES)`` sentence-level lexicon scores.
+    scores: np.ndarray | None = None
+
+
+class TokenValence(nn.Module):
+    """Adds each token's lexicon valence, times a learned direction, to its embedding.
+
+    The same as one more input channel holding the valence, concatenated to the embedding and
+    weighted by the next layer; as a sum it also fits a Transformer whose width is fixed.
+    """
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.direction = nn.Linear(1, dim, bias=False)
+
+    def forward(self, embedded: torch.Tensor, valence: torch.Tensor) -> torch.Tensor:
+        return embedded + self.direction(valence.unsqueeze(-1).to(embedded.dtype))
+
+
+def with_scores(pooled: torch.Tensor, scores: torch.Tensor | None) -> torch.Tensor:
+    """The pooled text representation, followed by the sentence-level lexicon scores if any."""
+    if scores is None:
+        return pooled
+    return torch.cat([pooled, scores.to(pooled.dtype)], dim=-1)
+
+
 class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     """Base class: fit / predict_proba for a network that reads token ids.
 
@@ -109,6 +159,8 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     ``num_threads`` (CPU threads torch may use while fitting/predicting; ``None`` keeps torch's
     setting. 1 by default: on a shared 2-core machine two threads spin against other processes,
     measured 4 s per BiLSTM batch against 0.1 s with one) and ``verbose`` (per-epoch progress bar).
+    A subclass that implements ``_token_words`` may also take ``lexicon`` (``"vader"`` or ``None``,
+    see the module docstring); its module's ``forward`` then takes ``valence`` and ``scores``.
 
     The validation set is carved from the data given to ``fit`` rather than passed in, so the
     estimator behaves the same alone, in a ``Pipeline`` after the ``TextCleaner`` and inside
@@ -120,6 +172,9 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
 
     #: Prefix of the per-epoch MLflow metric names.
     _log_name = "network"
+    #: No lexicon inputs: what networks without a ``lexicon`` parameter (the fine-tuned model)
+    #: and networks pickled before it existed read.
+    lexicon: str | None = None
 
     # ---- what a subclass provides -------------------------------------------------------
     @abstractmethod
@@ -138,6 +193,12 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
         """The network at the start of training (a subclass may load pretrained weights)."""
         return self._build_module()
 
+    def _token_words(self, texts: Sequence[str]) -> list[list[str]]:
+        """Per text, the lowercased word each of its ``_encode`` tokens belongs to."""
+        raise ValueError(
+            f"{type(self).__name__} takes no lexicon inputs; leave lexicon=None for it."
+        )
+
     # ---- scikit-learn API ---------------------------------------------------------------
     def fit(self, X: Iterable[str], y: Iterable[Any]) -> TorchTextClassifier:
         """Learn the tokenizer on the training part of ``X``, then train the network.
@@ -154,6 +215,10 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X has {len(texts)} texts but y has {len(labels)} labels.")
         if not texts:
             raise ValueError("Cannot fit on zero texts.")
+        if self.lexicon not in (None, *LEXICONS):
+            raise ValueError(
+                f"Unknown lexicon {self.lexicon!r}; use one of {list(LEXICONS)} or None."
+            )
         self.classes_, targets = np.unique(labels, return_inverse=True)
         if len(self.classes_) < 2:  # noqa: PLR2004
             raise ValueError(f"y has only one class ({self.classes_.tolist()}); need at least two.")
@@ -168,7 +233,7 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]), self._threads():
             torch.manual_seed(seed)
             self._fit_tokenizer([texts[row] for row in train_rows])
-            encoded = self._encode(texts)
+            encoded = self._inputs(texts)
             self.module_ = self._init_module().to(device)
             self._train(encoded, targets, train_rows, validation_rows, device, seed)
         self.module_.to("cpu").eval()
@@ -178,7 +243,7 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
         """Class probabilities, one row per text, columns in ``classes_`` order."""
         check_is_fitted(self, "module_")
         texts = as_texts(X)
-        encoded = self._encode(texts)
+        encoded = self._inputs(texts)
         device = next(self.module_.parameters()).device
         with self._threads():
             return self._probabilities(encoded, np.arange(len(texts)), device)
@@ -226,6 +291,19 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
         finally:
             torch.set_num_threads(previous)
 
+    def _inputs(self, texts: Sequence[str]) -> Encoded:
+        """Token ids of ``texts`` and, with a lexicon, each token's valence and the text's scores."""
+        ids = self._encode(texts)
+        if self.lexicon is None:
+            return Encoded(ids)
+        valences = vader_analyzer().lexicon  # word -> valence in -4..4
+        valence = [
+            [valences.get(word, 0.0) / VADER_VALENCE_SCALE for word in words]
+            for words in self._token_words(texts)
+        ]
+        scores = VaderLexiconFeatures().transform(texts).toarray()
+        return Encoded(ids, valence, scores)
+
     def _validation_split(self, targets: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         rows = np.arange(len(targets))
         if not self.validation_fraction:
@@ -242,31 +320,40 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
             ) from error
 
     def _batch(
-        self, encoded: list[list[int]], rows: np.ndarray, device: torch.device
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Right-padded ids and a True-for-real-token mask; an empty text keeps one pad token."""
-        lengths = [max(len(encoded[row]), 1) for row in rows]
+        self, encoded: Encoded, rows: np.ndarray, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Right-padded ids, a True-for-real-token mask (an empty text keeps one pad token) and
+        the module's other inputs: with a lexicon, ``valence`` (0 on padding) and ``scores``."""
+        lengths = [max(len(encoded.ids[row]), 1) for row in rows]
         ids = torch.full((len(rows), max(lengths)), self.pad_id_, dtype=torch.long)
         mask = torch.zeros((len(rows), max(lengths)), dtype=torch.bool)
+        valence = torch.zeros((len(rows), max(lengths))) if encoded.valence is not None else None
         for position, (row, length) in enumerate(zip(rows, lengths, strict=True)):
-            tokens = encoded[row]
+            tokens = encoded.ids[row]
             ids[position, : len(tokens)] = torch.as_tensor(tokens, dtype=torch.long)
             mask[position, :length] = True
-        return ids.to(device), mask.to(device)
+            if valence is not None:
+                valence[position, : len(tokens)] = torch.as_tensor(encoded.valence[row])
+        extra = {}
+        if valence is not None:
+            extra["valence"] = valence.to(device)
+        if encoded.scores is not None:
+            extra["scores"] = torch.as_tensor(encoded.scores[rows], dtype=torch.float32).to(device)
+        return ids.to(device), mask.to(device), extra
 
     @torch.no_grad()
     def _probabilities(
-        self, encoded: list[list[int]], rows: np.ndarray, device: torch.device
+        self, encoded: Encoded, rows: np.ndarray, device: torch.device
     ) -> np.ndarray:
         self.module_.eval()
         # Batches of similar lengths waste less padding; results go back in input order.
-        order = rows[np.argsort([len(encoded[row]) for row in rows], kind="stable")]
+        order = rows[np.argsort([len(encoded.ids[row]) for row in rows], kind="stable")]
         probabilities = np.zeros((len(rows), len(self.classes_)))
         position = {row: index for index, row in enumerate(rows)}
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            ids, mask = self._batch(encoded, batch, device)
-            batch_probabilities = torch.softmax(self.module_(ids, mask).float(), dim=-1)
+            ids, mask, extra = self._batch(encoded, batch, device)
+            batch_probabilities = torch.softmax(self.module_(ids, mask, **extra).float(), dim=-1)
             probabilities[[position[row] for row in batch]] = batch_probabilities.cpu().numpy()
         return probabilities
 
@@ -285,7 +372,7 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
 
     def _train(  # noqa: PLR0913, PLR0915, PLR0917 - one loop, kept in one place on purpose
         self,
-        encoded: list[list[int]],
+        encoded: Encoded,
         targets: np.ndarray,
         train_rows: np.ndarray,
         validation_rows: np.ndarray,
@@ -322,9 +409,9 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
             summed_loss = 0.0
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
-                ids, mask = self._batch(encoded, batch, device)
+                ids, mask, extra = self._batch(encoded, batch, device)
                 loss = loss_function(
-                    self.module_(ids, mask), torch.as_tensor(targets[batch], device=device)
+                    self.module_(ids, mask, **extra), torch.as_tensor(targets[batch], device=device)
                 )
                 optimizer.zero_grad()
                 loss.backward()

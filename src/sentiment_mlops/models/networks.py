@@ -12,7 +12,14 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from sentiment_mlops.models.base import TorchTextClassifier, pool, pooled_size
+from sentiment_mlops.models.base import (
+    LEXICON_SCORES,
+    TokenValence,
+    TorchTextClassifier,
+    pool,
+    pooled_size,
+    with_scores,
+)
 from sentiment_mlops.models.tokenization import PAD_TOKEN, train_tokenizer
 
 
@@ -28,9 +35,24 @@ class _TrainedTokenizerMixin:
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
         return [encoding.ids[: self.max_length] for encoding in self.tokenizer_.encode_batch(texts)]
 
+    def _token_words(self, texts: Sequence[str]) -> list[list[str]]:
+        # The pre-tokenizer's word around each token, read from the text itself: a subword
+        # gets its whole word, and an [UNK] token the word it stands for.
+        return [
+            [
+                text[slice(*encoding.word_to_chars(word))].lower()
+                for word in encoding.word_ids[: self.max_length]
+            ]
+            for text, encoding in zip(texts, self.tokenizer_.encode_batch(texts), strict=True)
+        ]
+
 
 class BiLSTMNet(nn.Module):
-    """Embedding -> bidirectional LSTM -> pooling over real tokens -> linear."""
+    """Embedding -> bidirectional LSTM -> pooling over real tokens -> linear.
+
+    ``lexicon``: each token's valence joins its embedding (:class:`TokenValence`) and the
+    sentence-level scores join the pooled states before the linear layer.
+    """
 
     def __init__(  # noqa: PLR0913 - the network's shape
         self,
@@ -43,10 +65,12 @@ class BiLSTMNet(nn.Module):
         dropout: float,
         pooling: str,
         pad_id: int,
+        lexicon: bool = False,
     ):
         super().__init__()
         self.pooling = pooling
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.valence = TokenValence(embedding_dim) if lexicon else None
         self.lstm = nn.LSTM(
             embedding_dim,
             hidden_size,
@@ -56,21 +80,35 @@ class BiLSTMNet(nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
         )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(pooled_size(2 * hidden_size, pooling), n_classes)
+        self.head = nn.Linear(
+            pooled_size(2 * hidden_size, pooling) + (LEXICON_SCORES if lexicon else 0), n_classes
+        )
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        valence: torch.Tensor | None = None,
+        scores: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         lengths = mask.sum(dim=1).cpu()
-        embedded = self.dropout(self.embedding(ids))
+        embedded = self.embedding(ids)
+        if self.valence is not None:
+            embedded = self.valence(embedded, valence)
+        embedded = self.dropout(embedded)
         # Packing keeps the backward direction from reading the padding first.
         packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
         states, _ = pad_packed_sequence(
             self.lstm(packed)[0], batch_first=True, total_length=ids.shape[1]
         )
-        return self.head(self.dropout(pool(states, mask, self.pooling)))
+        return self.head(with_scores(self.dropout(pool(states, mask, self.pooling)), scores))
 
 
 class TransformerNet(nn.Module):
-    """Token + learned position embeddings -> pre-norm Transformer encoder -> pooling -> linear."""
+    """Token + learned position embeddings -> pre-norm Transformer encoder -> pooling -> linear.
+
+    ``lexicon``: as in :class:`BiLSTMNet`, valence into the token embeddings, scores into the head.
+    """
 
     def __init__(  # noqa: PLR0913 - the network's shape
         self,
@@ -85,10 +123,12 @@ class TransformerNet(nn.Module):
         max_length: int,
         pooling: str,
         pad_id: int,
+        lexicon: bool = False,
     ):
         super().__init__()
         self.pooling = pooling
         self.token_embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        self.valence = TokenValence(d_model) if lexicon else None
         self.position_embedding = nn.Embedding(max_length, d_model)
         layer = nn.TransformerEncoderLayer(
             d_model,
@@ -102,13 +142,24 @@ class TransformerNet(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(pooled_size(d_model, pooling), n_classes)
+        self.head = nn.Linear(
+            pooled_size(d_model, pooling) + (LEXICON_SCORES if lexicon else 0), n_classes
+        )
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        valence: torch.Tensor | None = None,
+        scores: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         positions = torch.arange(ids.shape[1], device=ids.device)
-        hidden = self.dropout(self.token_embedding(ids) + self.position_embedding(positions))
+        embedded = self.token_embedding(ids)
+        if self.valence is not None:
+            embedded = self.valence(embedded, valence)
+        hidden = self.dropout(embedded + self.position_embedding(positions))
         hidden = self.norm(self.encoder(hidden, src_key_padding_mask=~mask))
-        return self.head(self.dropout(pool(hidden, mask, self.pooling)))
+        return self.head(with_scores(self.dropout(pool(hidden, mask, self.pooling)), scores))
 
 
 class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
@@ -116,8 +167,9 @@ class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
 
     ``tokenizer`` is ``word`` (whole words; rarer than ``min_frequency`` become ``[UNK]``) or
     ``bpe`` (subwords, so misspellings share pieces); ``vocab_size`` bounds the vocabulary;
-    ``pooling`` is ``max_mean`` (max and mean of the BiLSTM states), ``max`` or ``mean``.
-    See :class:`~sentiment_mlops.models.base.TorchTextClassifier` for the training parameters.
+    ``pooling`` is ``max_mean`` (max and mean of the BiLSTM states), ``max`` or ``mean``;
+    ``lexicon="vader"`` also feeds it each token's VADER valence and the five sentence-level
+    VADER scores (see :mod:`sentiment_mlops.models.base`; ``None``, the default, feeds none). See :class:`~sentiment_mlops.models.base.TorchTextClassifier` for the training parameters.
     """
 
     _log_name = "bilstm"
@@ -130,6 +182,7 @@ class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         num_layers: int = 1,
         dropout: float = 0.4,
         pooling: str = "max_mean",
+        lexicon: str | None = None,
         tokenizer: str = "word",
         vocab_size: int = 20000,
         min_frequency: int = 2,
@@ -152,6 +205,7 @@ class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         self.num_layers = num_layers
         self.dropout = dropout
         self.pooling = pooling
+        self.lexicon = lexicon
         self.tokenizer = tokenizer
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
@@ -179,6 +233,7 @@ class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
             dropout=self.dropout,
             pooling=self.pooling,
             pad_id=self.pad_id_,
+            lexicon=self.lexicon is not None,
         )
 
 
@@ -186,7 +241,8 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
     """Small Transformer encoder trained from scratch on a BPE vocabulary of the training texts.
 
     ``d_model``, ``nhead``, ``num_layers``, ``dim_feedforward`` shape the encoder; ``pooling``
-    is ``mean``, ``max`` or ``max_mean``; ``tokenizer`` is ``bpe`` (default) or ``word``. See
+    is ``mean``, ``max`` or ``max_mean``; ``tokenizer`` is ``bpe`` (default) or ``word``;
+    ``lexicon`` as for :class:`BiLSTMClassifier` (with BPE, each subword gets its word's valence). See
     :class:`~sentiment_mlops.models.base.TorchTextClassifier` for the training parameters.
     """
 
@@ -201,6 +257,7 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         dim_feedforward: int = 256,
         dropout: float = 0.2,
         pooling: str = "mean",
+        lexicon: str | None = None,
         tokenizer: str = "bpe",
         vocab_size: int = 8000,
         min_frequency: int = 2,
@@ -224,6 +281,7 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         self.dim_feedforward = dim_feedforward
         self.dropout = dropout
         self.pooling = pooling
+        self.lexicon = lexicon
         self.tokenizer = tokenizer
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
@@ -253,4 +311,5 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
             max_length=self.max_length,
             pooling=self.pooling,
             pad_id=self.pad_id_,
+            lexicon=self.lexicon is not None,
         )
