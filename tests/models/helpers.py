@@ -20,6 +20,10 @@ from sentiment_mlops.text_cleaning import TextCleaner
 
 SMALL = {
     "bilstm": (BiLSTMClassifier, {"embedding_dim": 48, "hidden_size": 48}),
+    "bilstm_lexicon": (
+        BiLSTMClassifier,
+        {"embedding_dim": 48, "hidden_size": 48, "lexicon": "vader"},
+    ),
     "transformer": (
         TransformerEncoderClassifier,
         {"d_model": 48, "nhead": 2, "num_layers": 1, "dim_feedforward": 96, "vocab_size": 3000},
