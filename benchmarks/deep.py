@@ -39,8 +39,8 @@ RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 MAX_LENGTH = {"imdb": 256, "amazon_alexa": 128}
 MODELS = {"bilstm": BiLSTMClassifier, "transformer": TransformerEncoderClassifier}
 TABLE_HEADER = (
-    "| source | model | settings (besides the defaults) | macro-F1 | accuracy | macro-recall "
-    "| s/epoch | epochs (best) |\n|---|---|---|---:|---:|---:|---:|---|"
+    "| source | model | settings (besides the defaults) | texts fit / scored | macro-F1 | accuracy "
+    "| macro-recall | s/epoch | epochs (best) |\n|---|---|---|---|---:|---:|---:|---:|---|"
 )
 
 
@@ -108,7 +108,7 @@ def table_row(row: dict[str, Any]) -> str:
     """One result as a row under ``TABLE_HEADER``."""
     return (
         f"| {row['source']} | {row['model']} | {non_default_settings(row)} "
-        f"| {row['macro_f1']:.3f} | {row['accuracy']:.3f} | {row['macro_recall']:.3f} "
+        f"| {row['fit_rows']:,} / {row['scored_rows']:,} | {row['macro_f1']:.3f} | {row['accuracy']:.3f} | {row['macro_recall']:.3f} "
         f"| {row['seconds_per_epoch']:.1f} | {row['epochs_run']} ({row['best_epoch']}) |"
     )
 
