@@ -38,10 +38,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from sentiment_mlops.models import MODULE_PREFIX as NETWORK_MODULE_PREFIX
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
-# Candidates whose estimator lives here are the networks (reported against issue 8's targets).
-NETWORK_MODULE = "sentiment_mlops.models."
 # conf/deep's settings are for tweets; IMDb reviews (~230 words) get 256 tokens, as measured
 # with benchmarks/deep.py.
 NETWORK_PARAMS = {"imdb": {"max_length": 256}}
@@ -157,7 +157,7 @@ def _target_met(source: str, result: dict) -> str:
 
 def _network_line(source: str, comparison: pd.DataFrame) -> list[str]:
     """Issue 8's target for the best network, on the validation split; none without networks."""
-    networks = comparison[comparison["estimator"].str.startswith(NETWORK_MODULE)]
+    networks = comparison[comparison["estimator"].str.startswith(NETWORK_MODULE_PREFIX)]
     if networks.empty:
         return []
     checks = REFERENCES[source]["network_checks"]

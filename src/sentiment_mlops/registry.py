@@ -24,6 +24,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from sentiment_mlops.models import MODULE_PREFIX as NETWORK_MODULE_PREFIX
+
 logger = logging.getLogger(__name__)
 
 REGISTERED_MODEL_NAME = "sentiment"
@@ -118,9 +120,7 @@ def holds_network(model: Any) -> bool:
     are looked into without importing torch.
     """
     nested = model.get_params(deep=True).values() if hasattr(model, "get_params") else []
-    return any(
-        type(item).__module__.startswith("sentiment_mlops.models.") for item in (model, *nested)
-    )
+    return any(type(item).__module__.startswith(NETWORK_MODULE_PREFIX) for item in (model, *nested))
 
 
 def _requirements(model: Any = None) -> list[str]:

@@ -22,6 +22,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+# Every network lives under this package: an estimator whose class (or import path in a
+# candidate's ``estimator:``) starts with it is a network, and needs the ``deep`` extra.
+MODULE_PREFIX = f"{__name__}."
+
 _EXPORTS = {
     "BiLSTMClassifier": "sentiment_mlops.models.networks",
     "TransformerEncoderClassifier": "sentiment_mlops.models.networks",
@@ -30,6 +34,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "MODULE_PREFIX",
     "BiLSTMClassifier",
     "TorchTextClassifier",
     "TransformerEncoderClassifier",
