@@ -55,3 +55,19 @@ def test_a_model_pickled_without_stored_weights_loads_and_scores_the_same():
 
     np.testing.assert_array_equal(loaded.coef_, model.coef_)
     np.testing.assert_array_equal(loaded.predict_proba(features), model.predict_proba(features))
+
+
+def test_the_weights_are_stored_as_scipy_multiplies_them_also_after_loading_a_row_major_pickle():
+    features, labels = _counts(90, 30, seed=3), np.array(["a", "b", "c"] * 30)
+    model = NBSVMClassifier().fit(features, labels)
+    # Sparse @ coef_.T copies coef_ unless coef_.T is C-contiguous (coef_ column-major).
+    assert model.coef_.T.flags.c_contiguous
+    old = NBSVMClassifier.__new__(NBSVMClassifier)
+    old.__dict__.update({**model.__getstate__(), "coef_": np.ascontiguousarray(model.coef_)})
+    assert not old.coef_.T.flags.c_contiguous  # what a model pickled before the change holds
+
+    loaded = pickle.loads(pickle.dumps(old))
+
+    assert loaded.coef_.T.flags.c_contiguous
+    np.testing.assert_array_equal(loaded.coef_, model.coef_)
+    np.testing.assert_array_equal(loaded.predict_proba(features), model.predict_proba(features))

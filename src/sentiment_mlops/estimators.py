@@ -92,19 +92,27 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         """``coef_``: one row per one-vs-rest model (one row if binary), each logistic
         regression's coefficients times its log-count ratio, so that ``coef_[k] @ x +
         intercept_[k]`` is exactly model ``k``'s logit. Scoring is then one product with the
-        raw features, and the service explains NB-SVM like any linear model."""
-        self.coef_ = np.vstack(
-            [
-                model.coef_[0] * ratio
-                for model, ratio in zip(self.estimators_, self.ratios_, strict=True)
-            ]
+        raw features, and the service explains NB-SVM like any linear model.
+
+        Stored column-major (as liblinear stores ``LogisticRegression.coef_``): scipy multiplies
+        a sparse matrix by ``coef_.T`` only in C order, and would copy all of a row-major
+        ``coef_`` on every call (0.60 ms against 0.01 ms for one text and 56k features)."""
+        self.coef_ = np.asfortranarray(
+            np.vstack(
+                [
+                    model.coef_[0] * ratio
+                    for model, ratio in zip(self.estimators_, self.ratios_, strict=True)
+                ]
+            )
         )
         self.intercept_ = np.array([model.intercept_[0] for model in self.estimators_])
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        # Pickled before coef_ / intercept_ were stored: they follow from what was fitted.
-        if "estimators_" in self.__dict__ and "coef_" not in self.__dict__:
+        # Pickled before coef_ / intercept_ were stored (or stored row-major): they follow
+        # from what was fitted.
+        coef = self.__dict__.get("coef_")
+        if "estimators_" in self.__dict__ and (coef is None or not coef.flags.f_contiguous):
             self._set_linear_weights()
 
     def predict_proba(self, X: Any) -> np.ndarray:
