@@ -18,6 +18,7 @@ from sentiment_mlops.models.base import (
     TorchTextClassifier,
     pool,
     pooled_size,
+    truncate,
     with_scores,
 )
 from sentiment_mlops.models.tokenization import PAD_TOKEN, train_tokenizer
@@ -33,7 +34,10 @@ class _TrainedTokenizerMixin:
         self.pad_id_ = self.tokenizer_.token_to_id(PAD_TOKEN)
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return [encoding.ids[: self.max_length] for encoding in self.tokenizer_.encode_batch(texts)]
+        return [
+            truncate(encoding.ids, self.max_length, self.truncation)
+            for encoding in self.tokenizer_.encode_batch(texts)
+        ]
 
     def _token_words(self, texts: Sequence[str]) -> list[list[str]]:
         # The pre-tokenizer's word around each token, read from the text itself: a subword
@@ -41,7 +45,7 @@ class _TrainedTokenizerMixin:
         return [
             [
                 text[slice(*encoding.word_to_chars(word))].lower()
-                for word in encoding.word_ids[: self.max_length]
+                for word in truncate(encoding.word_ids, self.max_length, self.truncation)
             ]
             for text, encoding in zip(texts, self.tokenizer_.encode_batch(texts), strict=True)
         ]
@@ -187,6 +191,7 @@ class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         vocab_size: int = 20000,
         min_frequency: int = 2,
         max_length: int = 64,
+        truncation: str = "head",
         batch_size: int = 32,
         max_epochs: int = 10,
         learning_rate: float = 2e-3,
@@ -210,6 +215,7 @@ class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
         self.max_length = max_length
+        self.truncation = truncation
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.learning_rate = learning_rate
@@ -262,6 +268,7 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         vocab_size: int = 8000,
         min_frequency: int = 2,
         max_length: int = 64,
+        truncation: str = "head",
         batch_size: int = 32,
         max_epochs: int = 10,
         learning_rate: float = 5e-4,
@@ -286,6 +293,7 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
         self.max_length = max_length
+        self.truncation = truncation
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.learning_rate = learning_rate

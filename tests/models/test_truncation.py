@@ -1,0 +1,84 @@
+"""How the networks cut a text longer than ``max_length`` tokens (``truncation``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sentiment_mlops.models import BiLSTMClassifier, TransformerEncoderClassifier
+from sentiment_mlops.models.base import truncate
+
+TEXTS = ["great crew good flight", "awful delay rude crew"] * 3
+LABELS = ["positive", "negative"] * 3
+# Six words the word vocabulary knows: the first two and the last two are what head_tail keeps.
+LONG = "great crew awful delay good flight"
+
+
+@pytest.mark.parametrize(
+    ("truncation", "max_length", "kept"),
+    [
+        ("head", 4, [0, 1, 2, 3]),
+        ("head_tail", 4, [0, 1, 8, 9]),
+        ("head_tail", 5, [0, 1, 7, 8, 9]),  # the odd token goes to the tail
+        ("head_tail", 20, list(range(10))),  # short enough: nothing is cut
+    ],
+)
+def test_truncate_keeps_the_head_or_the_head_and_the_tail(truncation, max_length, kept):
+    assert truncate(list(range(10)), max_length, truncation) == kept
+
+
+@pytest.mark.parametrize(
+    ("estimator", "params"),
+    [
+        (BiLSTMClassifier, {"embedding_dim": 8, "hidden_size": 8, "tokenizer": "word"}),
+        (TransformerEncoderClassifier, {"d_model": 8, "nhead": 2, "tokenizer": "word"}),
+    ],
+    ids=["bilstm", "transformer"],
+)
+def test_head_tail_feeds_the_network_the_first_and_last_tokens_and_their_valences(
+    estimator, params
+):
+    network = estimator(
+        max_length=4,
+        truncation="head_tail",
+        lexicon="vader",
+        min_frequency=1,
+        max_epochs=1,
+        validation_fraction=0,
+        verbose=False,
+        **params,
+    ).fit(TEXTS, LABELS)
+    vocabulary = network.tokenizer_.get_vocab()
+    inputs = network._inputs([LONG])
+    assert inputs.ids == [[vocabulary[word] for word in ("great", "crew", "good", "flight")]]
+    # "awful" (valence < 0) was cut with its token; "great" and "good" (> 0) were kept with theirs.
+    assert inputs.valence[0][0] > 0
+    assert inputs.valence[0][1] == 0
+    assert inputs.valence[0][2] > 0
+    assert inputs.valence[0][3] == 0
+
+
+def test_a_network_pickled_before_the_truncation_option_cuts_the_head():
+    network = BiLSTMClassifier(
+        embedding_dim=8,
+        hidden_size=8,
+        max_length=2,
+        max_epochs=1,
+        validation_fraction=0,
+        min_frequency=1,
+        verbose=False,
+    ).fit(TEXTS, LABELS)
+    state = network.__getstate__()
+    del state["truncation"]  # what a pickle from before the option holds
+    old = BiLSTMClassifier.__new__(BiLSTMClassifier)
+    old.__setstate__(state)
+    assert old.get_params()["truncation"] == "head"
+    assert old._encode([LONG]) == network._encode(["great crew"])
+    np.testing.assert_array_equal(old.predict_proba([LONG]), network.predict_proba([LONG]))
+
+
+def test_an_unknown_truncation_is_a_clear_error():
+    with pytest.raises(
+        ValueError, match=r"Unknown truncation 'tail'; use one of \['head', 'head_tail'\]"
+    ):
+        BiLSTMClassifier(truncation="tail", verbose=False).fit(TEXTS, LABELS)
