@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sentiment_mlops._testing.servers import ServerProcess, free_port, start_server
-from tests.trained_model import TrainedModel, shared_trained_model
+from tests.conftest import TrainedModel, shared_trained_model
 
 STARTUP_TIMEOUT_S = 120
 

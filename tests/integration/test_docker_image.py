@@ -30,8 +30,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sentiment_mlops._testing.servers import answers, free_port, start_server, wait_until
-from tests.conftest import PROJECT_ROOT, raw_source_files
-from tests.trained_model import shared_trained_model
+from tests.conftest import PROJECT_ROOT, raw_source_files, shared_trained_model
 
 pytestmark = pytest.mark.integration
 

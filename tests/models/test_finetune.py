@@ -10,7 +10,7 @@ from sklearn.metrics import f1_score
 from sentiment_mlops.models import TransformerFineTuneClassifier
 from sentiment_mlops.models.finetune import TINY_BERT_CONFIG
 from sentiment_mlops.text_cleaning import TextCleaner
-from tests.models.helpers import majority_macro_f1
+from tests.models.conftest import majority_macro_f1
 
 
 def test_tiny_random_model_trains_and_beats_the_majority_class(fine_tuned, airline_texts):

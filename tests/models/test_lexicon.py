@@ -1,7 +1,7 @@
 """The networks' optional lexicon inputs: which numbers reach the module, and that it reads them.
 
 Quality, determinism and round trips of a network with ``lexicon="vader"`` are checked with the
-other networks (``bilstm_lexicon`` in tests/models/helpers.py's ``SMALL``).
+other networks (``bilstm_lexicon`` in tests/models/conftest.py's ``SMALL``).
 """
 
 from __future__ import annotations

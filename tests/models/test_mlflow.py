@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.models.helpers import probabilities_from_fresh_process
+from tests.models.conftest import probabilities_from_fresh_process
 
 
 @pytest.mark.integration

@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 
 from sentiment_mlops.models import BiLSTMClassifier
 from sentiment_mlops.text_cleaning import TextCleaner
-from tests.models.helpers import SMALL, majority_macro_f1, small_model
+from tests.models.conftest import SMALL, majority_macro_f1, small_model
 
 
 @pytest.fixture(params=sorted(SMALL))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.trained_model import TrainedModel, shared_trained_model
+from tests.conftest import TrainedModel, shared_trained_model
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from sentiment_mlops.api.model import ServedModel
 from sentiment_mlops.pipeline_registry import register_pipelines
 from sentiment_mlops.pipelines.inference.nodes import predict_sentiment
-from tests.trained_model import TrainedModel, train_small_model
+from tests.conftest import TrainedModel, train_small_model
 
 
 def test_default_pipeline_stays_a_pipeline_ml():

@@ -26,7 +26,7 @@ from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_pipeline,
 )
 from sentiment_mlops.pipelines.training.nodes import select_best_candidate, tune_candidates
-from tests.models.helpers import probabilities_from_fresh_process
+from tests.models.conftest import probabilities_from_fresh_process
 
 TINY_NETWORK = {
     "estimator": "sentiment_mlops.models.BiLSTMClassifier",
