@@ -29,7 +29,11 @@ from kedro.framework.startup import bootstrap_project
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 from sklearn.pipeline import Pipeline
 
-from sentiment_mlops.models.networks import BiLSTMClassifier, TransformerEncoderClassifier
+from sentiment_mlops.models.networks import (
+    BiLSTMClassifier,
+    RegionCNNClassifier,
+    TransformerEncoderClassifier,
+)
 from sentiment_mlops.text_cleaning import TextCleaner
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +41,11 @@ RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 
 # Longer texts (IMDb reviews) get more tokens; everything else is each class's default.
 MAX_LENGTH = {"imdb": 256, "amazon_alexa": 128}
-MODELS = {"bilstm": BiLSTMClassifier, "transformer": TransformerEncoderClassifier}
+MODELS = {
+    "bilstm": BiLSTMClassifier,
+    "transformer": TransformerEncoderClassifier,
+    "region_cnn": RegionCNNClassifier,
+}
 TABLE_HEADER = (
     "| source | model | settings (besides the defaults) | texts fit / scored | macro-F1 | accuracy "
     "| macro-recall | s/epoch | epochs (best) |\n|---|---|---|---|---:|---:|---:|---:|---|"

@@ -1,4 +1,5 @@
-"""NB-SVM scores with its stored linear weights exactly what its one-vs-rest models say."""
+"""NB-SVM scores with its stored linear weights exactly what its one-vs-rest models say; the
+text vote averages members that each read text."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import pickle
 
 import numpy as np
 import pytest
+from imblearn.pipeline import Pipeline as ImbPipeline
 from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
 
-from sentiment_mlops.estimators import NBSVMClassifier
+from sentiment_mlops.estimators import NBSVMClassifier, TextVotingClassifier
+from sentiment_mlops.pipelines.training.nodes import candidate_pipeline
 
 
 def _counts(rows: int, columns: int, seed: int) -> sparse.csr_matrix:
@@ -71,3 +77,68 @@ def test_the_weights_are_stored_as_scipy_multiplies_them_also_after_loading_a_ro
     assert loaded.coef_.T.flags.c_contiguous
     np.testing.assert_array_equal(loaded.coef_, model.coef_)
     np.testing.assert_array_equal(loaded.predict_proba(features), model.predict_proba(features))
+
+
+def _text_vote(weights: list[float] | None = None):
+
+    return TextVotingClassifier(
+        [
+            ("nbsvm", make_pipeline(CountVectorizer(binary=True), NBSVMClassifier())),
+            ("char_lr", make_pipeline(CountVectorizer(analyzer="char_wb"), LogisticRegression())),
+        ],
+        voting="soft",
+        weights=weights,
+    )
+
+
+TEXTS = ["great flight", "lost my bag", "ok i guess", "love it", "awful delay", "fine"] * 6
+LABELS = ["positive", "negative", "neutral", "positive", "negative", "neutral"] * 6
+
+
+def test_text_vote_averages_its_members_probabilities_on_texts():
+    vote = _text_vote(weights=[3, 1]).fit(TEXTS, LABELS)
+    held_out = ["great bag", "awful flight", "fine i guess"]
+    members = [member.predict_proba(held_out) for member in vote.estimators_]
+    np.testing.assert_allclose(
+        vote.predict_proba(held_out), (3 * members[0] + members[1]) / 4, rtol=0, atol=1e-12
+    )
+    assert list(vote.classes_) == ["negative", "neutral", "positive"]
+
+
+def test_the_comparison_hands_a_text_vote_texts_and_nothing_else():
+
+    spec = {
+        "estimator": "sentiment_mlops.estimators.TextVotingClassifier",
+        "params": {
+            "estimators": [
+                [
+                    "nbsvm",
+                    {
+                        "estimator": "sklearn.pipeline.Pipeline",
+                        "params": {
+                            "steps": [
+                                [
+                                    "vectorizer",
+                                    {
+                                        "estimator": "sklearn.feature_extraction.text.CountVectorizer"
+                                    },
+                                ],
+                                [
+                                    "classifier",
+                                    {"estimator": "sentiment_mlops.estimators.NBSVMClassifier"},
+                                ],
+                            ]
+                        },
+                    },
+                ]
+            ],
+            "voting": "soft",
+        },
+    }
+    features = ImbPipeline([("vectorizer", TfidfVectorizer()), ("sampler", "passthrough")])
+    with pytest.raises(ValueError, match="add `input: text`"):
+        candidate_pipeline(spec, features)
+    pipeline = candidate_pipeline({**spec, "input": "text"}, features)
+    assert [step for _, step in pipeline.steps[:2]] == ["passthrough", "passthrough"]
+    fitted = pipeline.fit(TEXTS, LABELS)
+    assert fitted.predict(["love it"]).tolist() == ["positive"]

@@ -7,6 +7,8 @@
   by their naive-Bayes log-count ratio, one-vs-rest for more than two classes.
 - :class:`LabelEncodedClassifier`: lets a classifier that wants integer labels and has no
   ``class_weight`` (XGBoost, MultinomialNB) take string labels and balanced class weights.
+- :class:`TextVotingClassifier`: scikit-learn's ``VotingClassifier`` over members that each
+  read text (a vectorizer pipeline, a network), so models of different kinds can vote.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from scipy import sparse
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.ensemble import VotingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_sample_weight
@@ -177,4 +180,21 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):  # noqa: D105 - sparse input is fine when the wrapped one takes it
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        return tags
+
+
+class TextVotingClassifier(VotingClassifier):
+    """``VotingClassifier`` whose members read the cleaned text, each with its own features.
+
+    Exactly scikit-learn's vote (same parameters, same soft / hard voting); it only declares
+    text input, so the model comparison hands it texts (``input: text``) and each member
+    brings its own vectorizer (``Pipeline(vectorizer, classifier)``) or is a network of
+    :mod:`sentiment_mlops.models`. That lets an n-gram model and a network vote, where
+    ``VotingClassifier`` on the shared features could only combine feature-matrix models.
+    """
+
+    def __sklearn_tags__(self):  # noqa: D105 - the input is text, one string per row
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
         return tags

@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 
 from sentiment_mlops.models import (  # noqa: E402
     BiLSTMClassifier,
+    RegionCNNClassifier,
     TransformerEncoderClassifier,
     TransformerFineTuneClassifier,
 )
@@ -82,6 +83,7 @@ SMALL = {
         BiLSTMClassifier,
         {"embedding_dim": 48, "hidden_size": 48, "lexicon": "vader"},
     ),
+    "region_cnn": (RegionCNNClassifier, {"embedding_dim": 64}),
     "transformer": (
         TransformerEncoderClassifier,
         {"d_model": 48, "nhead": 2, "num_layers": 1, "dim_feedforward": 96, "vocab_size": 3000},

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sentiment_mlops.models import BiLSTMClassifier, TransformerEncoderClassifier
+from sentiment_mlops.models import (
+    BiLSTMClassifier,
+    RegionCNNClassifier,
+    TransformerEncoderClassifier,
+)
 from sentiment_mlops.models.base import truncate
 
 TEXTS = ["great crew good flight", "awful delay rude crew"] * 3
@@ -32,8 +36,9 @@ def test_truncate_keeps_the_head_or_the_head_and_the_tail(truncation, max_length
     [
         (BiLSTMClassifier, {"embedding_dim": 8, "hidden_size": 8, "tokenizer": "word"}),
         (TransformerEncoderClassifier, {"d_model": 8, "nhead": 2, "tokenizer": "word"}),
+        (RegionCNNClassifier, {"embedding_dim": 8, "tokenizer": "word"}),
     ],
-    ids=["bilstm", "transformer"],
+    ids=["bilstm", "transformer", "region_cnn"],
 )
 def test_head_tail_feeds_the_network_the_first_and_last_tokens_and_their_valences(
     estimator, params

@@ -6,6 +6,8 @@ They take texts, not a feature matrix: in a pipeline they replace vectorizer + c
 - :class:`BiLSTMClassifier`: word vocabulary from the training split -> BiLSTM -> pooling.
 - :class:`TransformerEncoderClassifier`: a BPE tokenizer trained on the training split -> a
   small Transformer encoder trained from scratch.
+- :class:`RegionCNNClassifier`: word vocabulary from the training split -> bag-of-words region
+  embeddings (Johnson & Zhang's bow-CNN) -> max pooling; cheap enough for whole reviews on a CPU.
 - :class:`TransformerFineTuneClassifier`: fine-tunes a pretrained Hugging Face model
   (``model_name``), or a randomly initialised one built from ``model_config``.
 
@@ -29,6 +31,7 @@ MODULE_PREFIX = f"{__name__}."
 _EXPORTS = {
     "BiLSTMClassifier": "sentiment_mlops.models.networks",
     "TransformerEncoderClassifier": "sentiment_mlops.models.networks",
+    "RegionCNNClassifier": "sentiment_mlops.models.networks",
     "TransformerFineTuneClassifier": "sentiment_mlops.models.finetune",
     "TorchTextClassifier": "sentiment_mlops.models.base",
 }
@@ -36,6 +39,7 @@ _EXPORTS = {
 __all__ = [
     "MODULE_PREFIX",
     "BiLSTMClassifier",
+    "RegionCNNClassifier",
     "TorchTextClassifier",
     "TransformerEncoderClassifier",
     "TransformerFineTuneClassifier",
