@@ -29,7 +29,7 @@ from kedro.framework.startup import bootstrap_project
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 from sklearn.pipeline import Pipeline
 
-from sentiment_mlops.models.networks import (
+from sentiment_mlops.networks.architectures import (
     BiLSTMClassifier,
     RegionCNNClassifier,
     TransformerEncoderClassifier,

@@ -4,17 +4,17 @@ For each source (default: airline, semeval, imdb) this runs the project's defaul
 (``data_processing -> feature_engineering -> training -> calibration -> evaluation``, then
 the model is logged and registered) exactly as ``kedro run --params source=<name>`` does, so
 its wall time is that of ``kedro run``; then it reads the comparison table (validation split) and the
-selected model's test metrics, and writes them beside the reference points and targets of
-issue 3 to ``benchmarks/results/quality.md`` and ``quality.json``. Results of sources not
+selected model's test metrics, and writes them beside the reference points and targets
+to ``benchmarks/results/quality.md`` and ``quality.json``. Results of sources not
 run this time are kept, each with the command and git commit that produced it.
 
 It is a script, not a test: it takes minutes per source. Models are registered in a
 throw-away MLflow store unless ``MLFLOW_TRACKING_URI`` is set.
 
-The PyTorch networks (issue 8) join the comparison with ``--env deep`` (conf/deep: the
+The PyTorch networks join the comparison with ``--env deep`` (conf/deep: the
 default candidates plus the networks) or, for an environment of their own, ``--networks``
 (conf/deep's ``extra_candidates`` passed as runtime parameters, so they join any
-environment's candidates). Their rows then sit in the same table, beside issue 8's targets.
+environment's candidates). Their rows then sit in the same table, beside the networks' targets.
 
     python benchmarks/quality.py                       # all three sources
     python benchmarks/quality.py --sources semeval     # one source
@@ -38,12 +38,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiment_mlops.models import MODULE_PREFIX as NETWORK_MODULE_PREFIX
+from sentiment_mlops.networks import MODULE_PREFIX as NETWORK_MODULE_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 
-# Reference points measured on the same splits, and the targets (issue 3).
+# Reference points measured on the same splits, and the targets.
 REFERENCES = {
     "airline": {
         "reference": "TF-IDF+LR macro-F1 .714; LR balanced .743; LR+SMOTE .745; "
@@ -157,7 +157,7 @@ def _target_met(source: str, result: dict) -> str:
 
 
 def _network_line(source: str, comparison: pd.DataFrame) -> list[str]:
-    """Issue 8's target for the best network, on the validation split; none without networks."""
+    """The target for the best network, on the validation split; none without networks."""
     networks = comparison[comparison["estimator"].str.startswith(NETWORK_MODULE_PREFIX)]
     if networks.empty:
         return []
@@ -167,7 +167,7 @@ def _network_line(source: str, comparison: pd.DataFrame) -> list[str]:
     met = all(best[f"val_{name}"] >= threshold for name, threshold in checks.items())
     measured = ", ".join(f"{name} {best[f'val_{name}']:.4f}" for name in checks)
     return [
-        f"Networks (issue 8): {REFERENCES[source]['network_target']}: "
+        f"Networks: {REFERENCES[source]['network_target']}: "
         f"**{'met' if met else 'NOT met'}** ({best['model']}, validation split: {measured}; "
         "only the selected model is scored on the test split).",
         "",
@@ -185,6 +185,8 @@ def markdown(results: dict) -> str:
         lines += [
             f"## {source}",
             "",
+            # A named section, so a docs page can include one source (pymdownx.snippets).
+            f"<!-- --8<-- [start:{source}] -->",
             f"Command: `{result['command']}` at commit `{result['commit']}` "
             f"({result['finished_at']}); wall time of the whole run {result['wall_time_s']} s.",
             "",
@@ -213,6 +215,8 @@ def markdown(results: dict) -> str:
             f"Target: {REFERENCES[source]['target']}: **{_target_met(source, result)}**.",
             "",
             *_network_line(source, comparison),
+            f"<!-- --8<-- [end:{source}] -->",
+            "",
         ]
     return "\n".join(lines)
 

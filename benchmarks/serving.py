@@ -42,11 +42,16 @@ import pandas as pd
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from sentiment_mlops._testing.servers import free_port, start_server
 from sentiment_mlops.api.model import ServedModel
-from sentiment_mlops.registry import REGISTERED_MODEL_NAME
+from sentiment_mlops.mlflow_registry import REGISTERED_MODEL_NAME
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The server helpers live in the project's tests/support, which is not installed: run as a
+# script, Python puts only benchmarks/ on the path. First on the path, so that no installed
+# distribution's top-level ``tests`` package shadows the project's.
+sys.path.insert(0, str(PROJECT_ROOT))
+from tests.support.servers import free_port, start_server  # noqa: E402
+
 SERVER_START_TIMEOUT_S = 180
 
 

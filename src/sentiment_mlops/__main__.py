@@ -1,24 +1,118 @@
-"""Sentiment MLOps file for ensuring the package is executable
-as `sentiment-mlops` and `python -m sentiment_mlops`
+"""The ``sentiment-mlops`` command (also ``python -m sentiment_mlops``).
+
+sentiment-mlops [run options]       the project's ``kedro run``, as in any packaged Kedro project
+sentiment-mlops run [run options]   the same
+sentiment-mlops upload-raw --source airline --env aws
+                                    copy a source's raw files to the environment's bucket
 """
+
+from __future__ import annotations
 
 import sys
 from pathlib import Path
 from typing import Any
 
+import click
+from botocore.exceptions import BotoCoreError, ClientError
 from kedro.framework.cli.utils import find_run_command
-from kedro.framework.project import configure_project
+from kedro.framework.project import configure_project, settings
+from kedro.framework.startup import bootstrap_project
+from kedro.io import AbstractDataset, DatasetError
+from omegaconf.errors import OmegaConfBaseException
+
+from sentiment_mlops.datasets.raw_files import RawDataError, upload_raw_files
+from sentiment_mlops.datasets.sentiment_source_dataset import SentimentSourceDataset
+
+PACKAGE_NAME = Path(__file__).parent.name
+LOCAL_RAW_DIR = "data/01_raw"
+# What bad input to upload-raw raises: an unknown source or environment, a missing setting,
+# missing or refused credentials, a raw file that is nowhere or corrupt.
+_INPUT_ERRORS = (
+    DatasetError,
+    RawDataError,
+    OmegaConfBaseException,
+    BotoCoreError,
+    ClientError,
+    PermissionError,
+    ValueError,
+)
 
 
-def main(*args, **kwargs) -> Any:
-    package_name = Path(__file__).parent.name
-    configure_project(package_name)
+class BadInput(click.ClickException):
+    """Printed as ``Error: <message>`` with exit status 2, without a traceback."""
 
-    interactive = hasattr(sys, "ps1")
-    kwargs["standalone_mode"] = not interactive
+    exit_code = 2
 
-    run = find_run_command(package_name)
-    return run(*args, **kwargs)
+
+class _RunByDefault(click.Group):
+    """Arguments that do not start with a command name go to ``run``, as before subcommands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def source_dataset(project_path: Path, env: str, source: str | None) -> SentimentSourceDataset:
+    """The ``raw_texts`` dataset of ``source`` (default: the project's) in environment ``env``."""
+    bootstrap_project(project_path)
+    # The config loader alone: no session, so no MLflow set-up is needed just to copy files.
+    config_loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project_path / settings.CONF_SOURCE),
+        env=env,
+        runtime_params={"source": source} if source else {},
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    return AbstractDataset.from_config("raw_texts", config_loader["catalog"]["raw_texts"])
+
+
+@click.command("upload-raw")
+@click.option(
+    "--source", help="A block of _sources in conf/base/catalog.yml [default: the project's]."
+)
+@click.option(
+    "--env", default="aws", show_default=True, help="The environment whose raw data to fill."
+)
+@click.option(
+    "--project-path",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path.cwd,
+    help="The project root [default: the working directory].",
+)
+def upload_raw(source: str | None, env: str, project_path: Path) -> None:
+    """Copy a source's raw files, each checked against its sha256, to <data_root>/01_raw of ENV.
+
+    Each file is found the usual way (data/01_raw, then $SENTIMENT_DATA_MIRROR, then its pinned
+    URL) and copied only if the destination does not already hold a file of the same size.
+    """
+    project_path = project_path.resolve()
+    try:
+        dataset = source_dataset(project_path, env, source)
+        done = upload_raw_files(
+            dataset.spec.all_files, dataset.raw_dir, project_path / LOCAL_RAW_DIR
+        )
+    except _INPUT_ERRORS as error:
+        message = " ".join(str(error).split())
+        if isinstance(error, BotoCoreError | ClientError | PermissionError):
+            message = message.rstrip(".") + (
+                ". Check the credentials and AWS_ENDPOINT_URL in the environment"
+                " (conf/aws/s3.env.example lists them) and the bucket."
+            )
+        raise BadInput(message) from error
+    for url, uploaded in done:
+        click.echo(f"{'uploaded' if uploaded else 'already there'}: {url}")
+
+
+def main(*args: Any, **kwargs: Any) -> Any:
+    """Entry point of ``sentiment-mlops`` and ``python -m sentiment_mlops``."""
+    configure_project(PACKAGE_NAME)
+    cli = _RunByDefault(
+        name="sentiment-mlops",
+        help="The project's commands; arguments without one go to `run`.",
+        commands={"run": find_run_command(PACKAGE_NAME), "upload-raw": upload_raw},
+    )
+    kwargs["standalone_mode"] = not hasattr(sys, "ps1")
+    return cli(*args, **kwargs)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 
 def _scale_columns(features: Any, ratio: np.ndarray) -> Any:
@@ -32,6 +33,13 @@ def _scale_columns(features: Any, ratio: np.ndarray) -> Any:
     if sparse.issparse(features):
         return sparse.csr_matrix(features.multiply(ratio))
     return np.asarray(features) * ratio
+
+
+def _column_sums(features: Any, weights: np.ndarray | None) -> np.ndarray:
+    """Sum of the rows of ``features``, each row counted ``weights`` times (once if ``None``)."""
+    if weights is None:
+        return np.asarray(features.sum(axis=0)).ravel()
+    return np.asarray(features.T @ weights).ravel()
 
 
 class NBSVMClassifier(ClassifierMixin, BaseEstimator):
@@ -65,29 +73,43 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, sample_weight: np.ndarray | None = None) -> NBSVMClassifier:
         """Learn one log-count ratio and one logistic regression per (one-vs-rest) class."""
         X, y = validate_data(self, X, y, accept_sparse="csr", reset=True)
-        if (X.min() if not sparse.issparse(X) else X.data.min(initial=0)) < 0:
-            raise ValueError(
-                "NBSVMClassifier needs non-negative features (counts, binary or TF-IDF); "
-                "got negative values. Use a count or TF-IDF vectorizer in front of it."
-            )
+        check_classification_targets(y)
+        check_non_negative(
+            X,
+            "NBSVMClassifier, which needs counts, binary or TF-IDF features (put a count or "
+            "TF-IDF vectorizer in front of it)",
+        )
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"NBSVMClassifier needs at least two classes in y; got {list(self.classes_)}."
+                "NBSVMClassifier needs at least two classes in y; got one class: "
+                f"{list(self.classes_)}."
+            )
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if weights is not None and weights.shape != (X.shape[0],):
+            raise ValueError(
+                f"sample_weight has shape {weights.shape}; give one weight per row of X, "
+                f"shape ({X.shape[0]},)."
             )
         targets = [1] if len(self.classes_) == 2 else range(len(self.classes_))
         self.ratios_, self.estimators_ = [], []
         for target in targets:
             is_target = encoded == target
-            positive = self.alpha + np.asarray(X[is_target].sum(axis=0)).ravel()
-            negative = self.alpha + np.asarray(X[~is_target].sum(axis=0)).ravel()
+            # Weighted rows count as repeated rows, in the ratio as in the regression.
+            positive = self.alpha + _column_sums(
+                X[is_target], None if weights is None else weights[is_target]
+            )
+            negative = self.alpha + _column_sums(
+                X[~is_target], None if weights is None else weights[~is_target]
+            )
             ratio = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
             model = LogisticRegression(
                 C=self.C, class_weight=self.class_weight, max_iter=self.max_iter
             )
-            model.fit(_scale_columns(X, ratio), is_target, sample_weight=sample_weight)
+            model.fit(_scale_columns(X, ratio), is_target, sample_weight=weights)
             self.ratios_.append(ratio)
             self.estimators_.append(model)
+        self.n_iter_ = np.array([model.n_iter_[0] for model in self.estimators_])
         self._set_linear_weights()
         return self
 
@@ -110,14 +132,6 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         )
         self.intercept_ = np.array([model.intercept_[0] for model in self.estimators_])
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        # Pickled before coef_ / intercept_ were stored (or stored row-major): they follow
-        # from what was fitted.
-        coef = self.__dict__.get("coef_")
-        if "estimators_" in self.__dict__ and (coef is None or not coef.flags.f_contiguous):
-            self._set_linear_weights()
-
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
         check_is_fitted(self)
@@ -131,7 +145,14 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        probabilities = self.predict_proba(X)  # checks it is fitted before classes_ is read
+        return self.classes_[probabilities.argmax(axis=1)]
+
+    def __sklearn_tags__(self):  # noqa: D105 - counts, binary or TF-IDF: sparse, never negative
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = True
+        return tags
 
 
 class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
@@ -158,6 +179,7 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
         """Encode ``y``, weight the rows, fit the wrapped classifier."""
         if self.estimator is None:
             raise ValueError("LabelEncodedClassifier needs an estimator to wrap; got None.")
+        check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         weights = None
@@ -168,6 +190,11 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
         self.estimator_ = clone(self.estimator).fit(X, encoder.transform(y), sample_weight=weights)
         return self
 
+    @property
+    def n_features_in_(self) -> int:
+        """Number of features the wrapped classifier was fitted on."""
+        return self.estimator_.n_features_in_
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
         check_is_fitted(self)
@@ -175,7 +202,8 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row, as an original label."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        probabilities = self.predict_proba(X)  # checks it is fitted before classes_ is read
+        return self.classes_[probabilities.argmax(axis=1)]
 
     def __sklearn_tags__(self):  # noqa: D105 - sparse input is fine when the wrapped one takes it
         tags = super().__sklearn_tags__()
@@ -189,7 +217,7 @@ class TextVotingClassifier(VotingClassifier):
     Exactly scikit-learn's vote (same parameters, same soft / hard voting); it only declares
     text input, so the model comparison hands it texts (``input: text``) and each member
     brings its own vectorizer (``Pipeline(vectorizer, classifier)``) or is a network of
-    :mod:`sentiment_mlops.models`. That lets an n-gram model and a network vote, where
+    :mod:`sentiment_mlops.networks`. That lets an n-gram model and a network vote, where
     ``VotingClassifier`` on the shared features could only combine feature-matrix models.
     """
 

@@ -41,7 +41,6 @@ class VaderLexiconFeatures(TransformerMixin, BaseEstimator):
 
     def fit(self, texts: Iterable[str], y: object = None) -> VaderLexiconFeatures:
         """Nothing to learn; present so the features fit in sklearn pipelines."""
-        self.n_features_in_ = 1
         return self
 
     def transform(self, texts: Iterable[str]) -> sparse.csr_matrix:
@@ -73,10 +72,8 @@ class VaderLexiconFeatures(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
+        tags.requires_fit = False
         return tags
-
-
-IMBALANCE_STRATEGIES = ("none", "class_weights", "smote", "undersample")
 
 
 def _word_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -125,16 +122,38 @@ def build_vectorizer(config: dict[str, Any]) -> TransformerMixin:
     return FeatureUnion(branches)
 
 
-def build_sampler(
-    strategy: str, random_state: int | None = None
-) -> SMOTE | RandomUnderSampler | None:
-    """The imbalanced-learn resampler for ``strategy`` (``None`` when it does not resample)."""
+# What `imbalance.strategy` may name (conf/base/parameters_feature_engineering.yml).
+IMBALANCE_STRATEGIES = ("class_weights", "smote", "undersample")
+
+
+def sampler_step(strategy: str, random_state: int | None = None) -> Any:
+    """The sampler step of ``strategy``: an imbalanced-learn resampler, or ``"passthrough"``.
+
+    ``class_weights`` resamples nothing: each candidate weights the classes through its own
+    ``class_weight`` parameter.
+    """
     if strategy == "smote":
         return SMOTE(random_state=random_state)
     if strategy == "undersample":
         return RandomUnderSampler(random_state=random_state)
-    if strategy in ("none", "class_weights"):
-        return None
+    if strategy == "class_weights":
+        return "passthrough"
     raise ValueError(
-        f"Unknown imbalance strategy {strategy!r}; choose one of {list(IMBALANCE_STRATEGIES)}"
+        f"Unknown imbalance strategy {strategy!r}; choose one of {list(IMBALANCE_STRATEGIES)} "
+        "(class_weights resamples nothing and leaves the balancing to each candidate's "
+        "class_weight parameter)."
     )
+
+
+def imbalance_strategies(imbalance: dict[str, Any]) -> list[str]:
+    """``imbalance.strategy`` as a list: one strategy, or several for the search to compare."""
+    strategy = imbalance.get("strategy")
+    strategies = strategy if isinstance(strategy, list) else [strategy]
+    if not strategies or not all(isinstance(name, str) for name in strategies):
+        raise ValueError(
+            f"imbalance.strategy must be one of {list(IMBALANCE_STRATEGIES)} or a non-empty "
+            f"list of them, got {strategy!r}."
+        )
+    for name in strategies:
+        sampler_step(name)  # an unknown name fails here, before anything is built from it
+    return strategies

@@ -10,30 +10,26 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import mlflow
-import pandas as pd
 from kedro.framework.hooks import hook_impl
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 from mlflow.tracking import MlflowClient
 
-from sentiment_mlops.registry import REGISTERED_MODEL_NAME, promote_if_better
+from sentiment_mlops.mlflow_registry import (
+    REGISTERED_MODEL_NAME,
+    promote_if_better,
+    split_fingerprint,
+)
 
 logger = logging.getLogger(__name__)
 
 TRAIN_DATA_HASH_TAG = "train_data_sha256"
 GIT_COMMIT_TAG = "git_commit"
-
-
-def frame_sha256(frame: pd.DataFrame) -> str:
-    """A content hash of a table: equal rows in equal order give an equal hash."""
-    row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return hashlib.sha256(row_hashes.tobytes()).hexdigest()
 
 
 def git_commit(path: Path) -> str:
@@ -68,7 +64,7 @@ class ModelCardHook:
         self._tagged_run_id = run.info.run_id
         mlflow.set_tags(
             {
-                TRAIN_DATA_HASH_TAG: frame_sha256(data),
+                TRAIN_DATA_HASH_TAG: split_fingerprint(data),
                 GIT_COMMIT_TAG: git_commit(Path(__file__).parent),
             }
         )
@@ -122,6 +118,5 @@ class PromotionHook:
                 request["test_macro_f1"],
                 data_source=request["data_source"],
                 test_split_sha256=request["test_split_sha256"],
-                alias=request["alias"],
             )
         catalog.save("promotion_decision", decision.as_dict())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from kedro.pipeline import Pipeline, pipeline
 from kedro_mlflow.pipeline import pipeline_ml_factory
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
+from sentiment_mlops.mlflow_registry import REGISTERED_MODEL_NAME
 from sentiment_mlops.pipelines import (
     calibration,
     data_processing,
@@ -17,13 +20,23 @@ from sentiment_mlops.pipelines import (
     training,
 )
 from sentiment_mlops.pipelines.inference.pipeline import INPUT_NAME, MODEL_ARTIFACT
-from sentiment_mlops.registry import REGISTERED_MODEL_NAME
+from sentiment_mlops.pipelines.training.candidates import all_candidates
+from sentiment_mlops.run_parameters import run_parameters
 
 # What `mlflow.pyfunc.load_model(...).predict` takes: a DataFrame with one `text` column.
 MODEL_SIGNATURE = ModelSignature(inputs=Schema([ColSpec("string", "text")]))
 MODEL_INPUT_EXAMPLE = pd.DataFrame(
     {"text": ["@united the flight was great, thanks!", "@united my bag is lost again"]}
 )
+
+
+def configured_candidates(parameters: dict[str, Any]) -> dict[str, str]:
+    """Each candidate's name, in configured order, mapped to its parameter path."""
+    extra = parameters.get("extra_candidates") or {}
+    return {
+        name: f"{'extra_candidates' if name in extra else 'candidates'}.{name}"
+        for name in all_candidates(parameters.get("candidates") or {}, extra)
+    }
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -33,11 +46,13 @@ def register_pipelines() -> dict[str, Pipeline]:
     the ``inference`` pipeline with its fitted artifacts as an MLflow model and registers it
     as a new version of ``sentiment``. It must stay a ``PipelineML`` object (adding it to
     another pipeline turns it back into a plain one and nothing gets logged).
+
+    The training pipeline has one modular pipeline per candidate of the run's environment.
     """
     pipelines = {
         "data_processing": data_processing.create_pipeline(),
         "feature_engineering": feature_engineering.create_pipeline(),
-        "training": training.create_pipeline(),
+        "training": training.create_pipeline(configured_candidates(run_parameters())),
         "calibration": calibration.create_pipeline(),
         "evaluation": evaluation.create_pipeline(),
     }

@@ -3,10 +3,10 @@
 from omegaconf.resolvers import oc
 
 from sentiment_mlops.artifact_hooks import RemoteModelArtifactsHook
-from sentiment_mlops.datasets.sentiment_source_dataset import select_source_entry
 from sentiment_mlops.hooks import ModelCardHook, PromotionHook
+from sentiment_mlops.run_parameters import RunParametersHook
 
-HOOKS = (ModelCardHook(), PromotionHook(), RemoteModelArtifactsHook())
+HOOKS = (ModelCardHook(), PromotionHook(), RemoteModelArtifactsHook(), RunParametersHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
@@ -15,7 +15,5 @@ CONFIG_LOADER_ARGS = {
         # Only enabled for credentials by default; mlflow.yml uses it so that
         # MLFLOW_TRACKING_URI, when set, overrides the embedded SQLite store.
         "oc.env": oc.env,
-        # `raw_texts` in catalog.yml: the raw dataset of `--params source=<name>`.
-        "sentiment_source": select_source_entry,
     },
 }

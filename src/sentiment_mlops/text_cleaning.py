@@ -132,14 +132,6 @@ class TextCleaner(TransformerMixin, BaseEstimator):
         self.replace_emphasis_marks = replace_emphasis_marks
         self.remove_stopwords = remove_stopwords
 
-    def __setstate__(self, state: dict) -> None:
-        """Unpickle cleaners saved before an option existed with that option off.
-
-        A model trained and registered earlier keeps cleaning texts exactly as it did then.
-        """
-        state = {"replace_emojis": False, "replace_emphasis_marks": False, **state}
-        super().__setstate__(state)
-
     def fit(self, texts: Iterable[str], y: object = None) -> TextCleaner:
         """Nothing to learn; present so the cleaner fits in sklearn pipelines."""
         return self

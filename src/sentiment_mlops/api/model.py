@@ -23,8 +23,8 @@ from mlflow.tracking import MlflowClient
 from sentiment_mlops.api.explanations import LinearExplainer, no_explanation
 from sentiment_mlops.api.schemas import Explanation, ModelCard
 from sentiment_mlops.hooks import GIT_COMMIT_TAG, TRAIN_DATA_HASH_TAG
+from sentiment_mlops.mlflow_registry import load_packaged_model
 from sentiment_mlops.prediction import ClassScores, predict_scores
-from sentiment_mlops.registry import load_packaged_model
 
 logger = logging.getLogger(__name__)
 

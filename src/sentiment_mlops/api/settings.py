@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sentiment_mlops.mlflow_registry import CHAMPION_MODEL_URI
+
 
 class Settings(BaseSettings):
     """Everything the service can be told; each field is ``SENTIMENT_<FIELD>`` in the environment."""
@@ -12,7 +14,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SENTIMENT_", protected_namespaces=())
 
     model_uri: str = Field(
-        "models:/sentiment@champion",
+        CHAMPION_MODEL_URI,
         description="MLflow model URI (models:/name@alias, models:/name/version, runs:/...) "
         "or a local model directory.",
     )

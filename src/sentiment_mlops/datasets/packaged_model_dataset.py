@@ -15,11 +15,33 @@ import mlflow
 from kedro.io import DatasetError
 from kedro_mlflow.io.models import MlflowModelRegistryDataset
 
-from sentiment_mlops.registry import packaged_artifact
+from sentiment_mlops.mlflow_registry import (
+    CHAMPION_ALIAS,
+    REGISTERED_MODEL_NAME,
+    packaged_artifact,
+)
 
 
 class PackagedModelDataset(MlflowModelRegistryDataset):
-    """Read-only: ``model_name`` at ``alias`` (or ``stage_or_version``) -> its fitted estimator."""
+    """Read-only: ``model_name`` at ``alias`` (or ``stage_or_version``) -> its fitted estimator.
+
+    Without either, it is the champion of the project's registered model (kedro-mlflow's own
+    default, the latest version, would score with a version that lost the promotion).
+    """
+
+    def __init__(
+        self,
+        *,
+        model_name: str = REGISTERED_MODEL_NAME,
+        alias: str | None = None,
+        stage_or_version: str | int | None = None,
+        **kwargs: Any,
+    ):
+        if alias is None and stage_or_version is None:
+            alias = CHAMPION_ALIAS
+        super().__init__(
+            model_name=model_name, alias=alias, stage_or_version=stage_or_version, **kwargs
+        )
 
     def _load(self) -> Any:
         try:

@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,3 +162,31 @@ def fetch_remote_raw_file(raw_file: RawFile, raw_dir: str, destination: str | Pa
             "Check AWS_ENDPOINT_URL, the credentials in the environment and the bucket name."
         ) from error
     return _verify(local, raw_file.sha256)
+
+
+def upload_raw_files(
+    raw_files: Iterable[RawFile], raw_dir: str, local_raw_dir: str | Path
+) -> list[tuple[str, bool]]:
+    """Copy each file, found and verified locally, to ``raw_dir/<path>`` (an fsspec URL).
+
+    A file the destination already holds with the same size is not copied again. Returns
+    ``(url, uploaded)`` per file.
+
+    Raises:
+        RawDataError: ``raw_dir`` is local, or a file is missing everywhere or corrupt.
+    """
+    if not is_remote(raw_dir):
+        raise RawDataError(
+            f"raw_dir '{raw_dir}' is local: choose an environment whose raw data is on s3://"
+        )
+    done = []
+    for raw_file in raw_files:
+        local = resolve_raw_file(raw_file, local_raw_dir)
+        url = f"{raw_dir.rstrip('/')}/{raw_file.path}"
+        filesystem, remote_path = fsspec.core.url_to_fs(url)
+        if filesystem.exists(remote_path) and filesystem.size(remote_path) == local.stat().st_size:
+            done.append((url, False))
+            continue
+        filesystem.put_file(str(local), remote_path)
+        done.append((url, True))
+    return done

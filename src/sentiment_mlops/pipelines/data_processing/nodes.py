@@ -15,71 +15,9 @@ from sentiment_mlops.text_cleaning import TextCleaner
 
 logger = logging.getLogger(__name__)
 
-CANONICAL_COLUMNS = ["text", "label", "source", ORIGIN_SPLIT_COLUMN]
 # Cleaning logs its progress in PROGRESS_STEPS steps for tables of at least this many texts.
 PROGRESS_MIN_TEXTS = 10_000
 PROGRESS_STEPS = 10
-
-
-class DataValidationError(ValueError):
-    """The raw data does not have the shape its source configuration promises."""
-
-
-def _label_strings(labels: pd.Series) -> pd.Series:
-    """Labels as stripped strings; integral floats (ints next to a missing value) lose their ".0"."""
-    if pd.api.types.is_float_dtype(labels):
-        present = labels.dropna()
-        if (present == present.round()).all():
-            labels = labels.astype("Int64")
-    return labels.astype("string").str.strip()
-
-
-def select_source_spec(source: str, sources: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Return the configuration of ``source``, with a clear error for an unknown name."""
-    if source not in sources:
-        raise DataValidationError(
-            f"Unknown source '{source}'. Choose one of {sorted(sources)} "
-            "(kedro run --params source=<name>), or declare it in parameters_data_processing.yml."
-        )
-    return {"name": source, **sources[source]}
-
-
-def build_canonical_table(raw: pd.DataFrame, source_spec: dict[str, Any]) -> pd.DataFrame:
-    """Map a raw source onto ``text``, ``label``, ``source`` (and its original split).
-
-    Fails, naming the dataset, the column and the count, when a configured column is
-    missing, the table is empty, or labels fall outside ``label_map``.
-    """
-    name = source_spec["name"]
-    text_column, label_column = source_spec["text_column"], source_spec["label_column"]
-    missing = [column for column in (text_column, label_column) if column not in raw.columns]
-    if missing:
-        raise DataValidationError(
-            f"Dataset '{name}': missing column(s) {missing}; it has {list(raw.columns)}. "
-            f"Fix text_column/label_column for '{name}' in parameters_data_processing.yml."
-        )
-    if raw.empty:
-        raise DataValidationError(f"Dataset '{name}' is empty: no rows to train on.")
-    label_map = {str(key): value for key, value in source_spec["label_map"].items()}
-    raw_labels = _label_strings(raw[label_column])
-    labels = raw_labels.map(label_map)
-    unknown = raw_labels[labels.isna()]
-    if not unknown.empty:
-        examples = sorted(unknown.fillna("<missing>").unique().tolist())[:5]
-        raise DataValidationError(
-            f"Dataset '{name}', column '{label_column}': {len(unknown)} row(s) have labels "
-            f"outside label_map {sorted(label_map)} (for example {examples}). "
-            "Add them to label_map in parameters_data_processing.yml or fix the data."
-        )
-    origin = raw[ORIGIN_SPLIT_COLUMN] if ORIGIN_SPLIT_COLUMN in raw else "train"
-    return pd.DataFrame(
-        {
-            "text": raw[text_column].astype("string"),
-            "label": labels.astype("string"),
-            "source": name,
-            ORIGIN_SPLIT_COLUMN: origin,
-        }
-    )
 
 
 def drop_empty_texts(canonical: pd.DataFrame) -> pd.DataFrame:

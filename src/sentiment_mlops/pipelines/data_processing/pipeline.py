@@ -3,40 +3,30 @@
 from kedro.pipeline import Node, Pipeline
 
 from sentiment_mlops.pipelines.data_processing.nodes import (
-    build_canonical_table,
     clean_texts,
     drop_duplicate_texts,
     drop_empty_texts,
-    select_source_spec,
     split_dataset,
 )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Load the chosen source, make it canonical, clean it, dedupe it, split it."""
+    """Drop the chosen source's empty texts, clean the rest, dedupe them, split them.
+
+    ``raw_texts`` (``SentimentSourceDataset``) is already the canonical table of the source
+    picked with ``--params source=<name>``.
+    """
     return Pipeline(
         [
             Node(
-                select_source_spec,
-                inputs={"source": "params:source", "sources": "params:sources"},
-                outputs="source_spec",
-                name="select_source_spec",
-            ),
-            Node(
-                build_canonical_table,
-                inputs={"raw": "raw_texts", "source_spec": "source_spec"},
-                outputs="canonical_texts",
-                name="build_canonical_table",
-            ),
-            Node(
                 drop_empty_texts,
-                inputs="canonical_texts",
-                outputs="non_empty_texts",
+                inputs="raw_texts",
+                outputs="canonical_texts",
                 name="drop_empty_texts",
             ),
             Node(
                 clean_texts,
-                inputs={"canonical": "non_empty_texts", "cleaning": "params:cleaning"},
+                inputs={"canonical": "canonical_texts", "cleaning": "params:cleaning"},
                 outputs="cleaned_texts",
                 name="clean_texts",
             ),

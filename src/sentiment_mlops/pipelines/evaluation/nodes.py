@@ -9,55 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-    roc_auc_score,
-    roc_curve,
-)
+from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
-from sentiment_mlops.prediction import predict_frame
-from sentiment_mlops.registry import CHAMPION_ALIAS, split_fingerprint
-
-
-def predict_test_split(sentiment_model: Any, test_split: pd.DataFrame) -> pd.DataFrame:
-    """Score the raw test texts with the assembled model, as inference will.
-
-    Returns the text and its true label beside the predicted label and class scores.
-    """
-    predictions = predict_frame(sentiment_model, test_split["text"])
-    return pd.concat(
-        [test_split[["text"]].assign(true_label=test_split["label"].to_numpy()), predictions],
-        axis=1,
-    )
-
-
-def _classes(test_predictions: pd.DataFrame) -> list[str]:
-    first_score = test_predictions.columns.get_loc("confidence") + 1
-    return list(test_predictions.columns[first_score:])
-
-
-def compute_metrics(test_predictions: pd.DataFrame) -> dict[str, float]:
-    """Accuracy; precision, recall, F1 per class and macro-averaged; ROC AUC per class."""
-    classes = _classes(test_predictions)
-    truth, predicted = test_predictions["true_label"], test_predictions["label"]
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        truth, predicted, labels=classes, zero_division=0
-    )
-    metrics = {
-        "accuracy": accuracy_score(truth, predicted),
-        "macro_precision": precision.mean(),
-        "macro_recall": recall.mean(),
-        "macro_f1": f1.mean(),
-    }
-    for index, name in enumerate(classes):
-        metrics[f"{name}_precision"] = precision[index]
-        metrics[f"{name}_recall"] = recall[index]
-        metrics[f"{name}_f1"] = f1[index]
-        metrics[f"{name}_roc_auc"] = roc_auc_score(truth == name, test_predictions[name])
-    metrics["macro_roc_auc"] = np.mean([metrics[f"{name}_roc_auc"] for name in classes])
-    return {name: float(value) for name, value in metrics.items()}
+from sentiment_mlops.metrics import class_columns
+from sentiment_mlops.mlflow_registry import split_fingerprint
 
 
 def to_mlflow_metrics(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
@@ -67,7 +22,7 @@ def to_mlflow_metrics(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
 
 def plot_confusion_matrix(test_predictions: pd.DataFrame) -> go.Figure:
     """Heatmap of counts, rows = true class, columns = predicted class."""
-    classes = _classes(test_predictions)
+    classes = class_columns(test_predictions)
     counts = confusion_matrix(
         test_predictions["true_label"], test_predictions["label"], labels=classes
     )
@@ -101,7 +56,7 @@ def _diagonal(name: str) -> go.Scatter:
 def plot_roc_curves(test_predictions: pd.DataFrame) -> go.Figure:
     """One-vs-rest ROC curve per class, with its AUC in the legend."""
     figure = go.Figure()
-    for name in _classes(test_predictions):
+    for name in class_columns(test_predictions):
         is_class = test_predictions["true_label"] == name
         false_positive, true_positive, _ = roc_curve(is_class, test_predictions[name])
         auc = roc_auc_score(is_class, test_predictions[name])
@@ -286,16 +241,14 @@ def request_promotion(
     metrics: dict[str, float],
     test_split: pd.DataFrame,
     source: str,
-    registry: dict[str, Any],
 ) -> dict[str, Any]:
-    """What the champion decision needs: the alias, the test macro-F1 and the test data's identity.
+    """What the champion decision needs: the test macro-F1 and the test data's identity.
 
-    The decision itself (``registry.promote_if_better``) is taken by ``hooks.PromotionHook``
+    The decision itself (``mlflow_registry.promote_if_better``) is taken by ``hooks.PromotionHook``
     once kedro-mlflow has registered this run's packaged model, which happens after the
     last node.
     """
     return {
-        "alias": registry.get("alias", CHAMPION_ALIAS),
         "test_macro_f1": float(metrics["macro_f1"]),
         "data_source": source,
         "test_split_sha256": split_fingerprint(test_split),

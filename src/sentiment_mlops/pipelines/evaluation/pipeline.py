@@ -2,16 +2,15 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from sentiment_mlops.metrics import compute_metrics, predict_test_split
 from sentiment_mlops.pipelines.evaluation.nodes import (
     comparison_markdown,
     compute_calibration_metrics,
-    compute_metrics,
     plot_confusion_matrix,
     plot_fit_time_vs_score,
     plot_model_f1,
     plot_reliability_diagram,
     plot_roc_curves,
-    predict_test_split,
     request_promotion,
     to_mlflow_metrics,
 )
@@ -69,7 +68,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="roc_curves_plot",
                 name="plot_roc_curves",
             ),
-            # Calibration of the served model (added with the inference issue).
+            # Calibration of the served model: ECE before and after, on the same test texts.
             Node(
                 predict_test_split,
                 inputs={
@@ -109,7 +108,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "metrics": "metrics",
                     "test_split": "test_split",
                     "source": "params:source",
-                    "registry": "params:registry",
                 },
                 outputs="promotion_request",
                 name="request_promotion",

@@ -13,49 +13,45 @@ from typing import Any
 
 from imblearn.pipeline import Pipeline as ImbPipeline
 
-from sentiment_mlops.features import build_sampler, build_vectorizer
+from sentiment_mlops.estimator_spec import SAMPLER_STEP, parse_grid
+from sentiment_mlops.features import build_vectorizer, imbalance_strategies, sampler_step
 
 logger = logging.getLogger(__name__)
 
 
-def _sampler_step(strategy: str, random_state: int | None) -> Any:
-    """The sampler of ``strategy``, or ``"passthrough"`` when it does not resample.
-
-    ``class_weights`` resamples nothing: candidates weight classes with their own
-    ``class_weight`` parameter.
-    """
-    return build_sampler(strategy, random_state) or "passthrough"
-
-
 def build_feature_pipeline(vectorizer: dict[str, Any], imbalance: dict[str, Any]) -> ImbPipeline:
-    """The unfitted ``(vectorizer, sampler)`` steps every candidate starts from."""
+    """The unfitted ``(vectorizer, sampler)`` steps every candidate starts from.
+
+    The sampler is the first of ``imbalance.strategy``; the search tries all of them.
+    """
+    first = imbalance_strategies(imbalance)[0]
     return ImbPipeline(
         [
             ("vectorizer", build_vectorizer(vectorizer)),
-            ("sampler", _sampler_step(imbalance["strategy"], imbalance.get("random_state"))),
+            (SAMPLER_STEP, sampler_step(first, imbalance.get("random_state"))),
         ]
     )
 
 
 def build_feature_grid(
-    feature_search: dict[str, list[Any]], imbalance: dict[str, Any]
+    feature_search: dict[str, list[Any]] | None, imbalance: dict[str, Any]
 ) -> dict[str, list[Any]]:
     """The feature part of the search space, shared by every candidate.
 
-    ``sampler`` lists imbalance strategies (none | class_weights | smote | undersample);
-    other keys are vectorizer parameters such as ``vectorizer__word__ngram_range``.
+    ``sampler`` holds the samplers of ``imbalance.strategy``; ``feature_search`` adds
+    vectorizer parameters such as ``vectorizer__word__ngram_range``.
     """
-    grid: dict[str, list[Any]] = {}
-    for name, values in (feature_search or {}).items():
-        if not isinstance(values, list) or not values:
-            raise ValueError(
-                f"feature_search.{name} must be a non-empty list of values, got {values!r}."
-            )
-        if name == "sampler":
-            grid[name] = [_sampler_step(value, imbalance.get("random_state")) for value in values]
-        elif name.endswith("ngram_range"):
-            grid[name] = [tuple(value) for value in values]
-        else:
-            grid[name] = list(values)
+    if SAMPLER_STEP in (feature_search or {}):
+        raise ValueError(
+            "feature_search.sampler is not a setting: list the imbalance strategies to compare "
+            "under imbalance.strategy instead."
+        )
+    random_state = imbalance.get("random_state")
+    grid = parse_grid(
+        {SAMPLER_STEP: imbalance_strategies(imbalance)},
+        where="imbalance",
+        random_state=random_state,
+    )
+    grid.update(parse_grid(feature_search, where="feature_search", random_state=random_state))
     logger.info("Feature search space: %s", grid)
     return grid

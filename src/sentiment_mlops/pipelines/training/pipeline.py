@@ -1,34 +1,115 @@
-"""The training pipeline."""
+"""The training pipeline: one namespaced modular pipeline per candidate model, then the
+comparison and the selection.
 
-from kedro.pipeline import Node, Pipeline
+Each candidate ``<name>`` gets the nodes ``<name>.check_candidate`` and
+``<name>.tune_candidate`` (its nested MLflow run), so kedro-viz shows every candidate,
+``kedro run --namespaces <name>`` retrains one, and a parallel runner can fit several side
+by side. The check nodes read only parameters and the feature steps, so they all run
+before the first fit: one misconfigured candidate stops the run before anything is fitted.
+"""
 
-from sentiment_mlops.pipelines.training.nodes import select_best_candidate, tune_candidates
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+from kedro.pipeline import Node, Pipeline, pipeline
+
+from sentiment_mlops.pipelines.training.nodes import (
+    check_candidate,
+    compare_candidates,
+    select_best_candidate,
+    tune_candidate,
+)
+
+# Parameters every candidate reads as they are (not under its namespace).
+SHARED_PARAMETERS = {
+    name: name for name in ("params:search", "params:imbalance", "params:cleaning")
+}
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """Tune every candidate (nested MLflow runs), rank them on validation, keep the best."""
-    return Pipeline(
+def _named(function: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``function`` with its ``name`` argument bound, still showing the function's own name."""
+    bound = partial(function, name=name)
+    bound.__name__ = function.__name__  # type: ignore[attr-defined]
+    return bound
+
+
+def candidate_pipeline(name: str, parameter: str) -> Pipeline:
+    """Check, tune and score the candidate ``name``, configured at ``params:<parameter>``."""
+    template = Pipeline(
         [
             Node(
-                tune_candidates,
+                _named(check_candidate, name),
                 inputs={
-                    "train_split": "train_split",
-                    "validation_split": "validation_split",
+                    "candidate": "params:candidate",
                     "feature_pipeline": "feature_pipeline",
                     "feature_grid": "feature_grid",
-                    "candidates": "params:candidates",
-                    "extra_candidates": "params:extra_candidates",
                     "search": "params:search",
+                    "imbalance": "params:imbalance",
+                },
+                outputs="candidate_plan",
+                name="check_candidate",
+            ),
+            Node(
+                tune_candidate,
+                inputs={
+                    "plan": "candidate_plan",
+                    "train_split": "train_split",
+                    "validation_split": "validation_split",
                     "cleaning": "params:cleaning",
                 },
-                outputs=["candidate_models", "model_comparison"],
-                name="tune_candidates",
+                outputs=["candidate_model", "comparison_row"],
+                name="tune_candidate",
+            ),
+        ]
+    )
+    return pipeline(
+        template,
+        namespace=name,
+        inputs={"feature_pipeline", "feature_grid", "train_split", "validation_split"},
+        # Outside the namespace without dots: Kedro reserves dotted names for namespaces.
+        outputs={
+            "candidate_model": f"{name}_candidate_model",
+            "comparison_row": f"{name}_comparison_row",
+        },
+        parameters={"params:candidate": f"params:{parameter}", **SHARED_PARAMETERS},
+    )
+
+
+def create_pipeline(candidates: Mapping[str, str] | None = None, **kwargs) -> Pipeline:
+    """Tune every candidate (nested MLflow runs), rank them on validation, keep the best.
+
+    ``candidates`` maps each candidate's name, in configured order, to where its
+    configuration sits among the parameters (``candidates.<name>`` or
+    ``extra_candidates.<name>``): ``pipeline_registry.configured_candidates`` reads it from
+    the run's environment.
+    """
+    if not candidates:
+        raise ValueError(
+            "The training pipeline needs the candidate models' names: pass "
+            "create_pipeline(candidates={name: 'candidates.<name>', ...})."
+        )
+    names = list(candidates)
+    per_candidate = sum(
+        (candidate_pipeline(name, parameter) for name, parameter in candidates.items()),
+        Pipeline([]),
+    )
+    return Pipeline(
+        [
+            per_candidate,
+            Node(
+                compare_candidates,
+                inputs=[f"{name}_comparison_row" for name in names],
+                outputs="model_comparison",
+                name="compare_candidates",
             ),
             Node(
                 select_best_candidate,
                 inputs={
-                    "candidate_models": "candidate_models",
                     "model_comparison": "model_comparison",
+                    **{name: f"{name}_candidate_model" for name in names},
                 },
                 outputs="sentiment_model",
                 name="select_best_candidate",

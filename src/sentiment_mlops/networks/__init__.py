@@ -11,7 +11,7 @@ They take texts, not a feature matrix: in a pipeline they replace vectorizer + c
 - :class:`TransformerFineTuneClassifier`: fine-tunes a pretrained Hugging Face model
   (``model_name``), or a randomly initialised one built from ``model_config``.
 
-Classes are imported lazily, so ``sentiment_mlops.models.networks`` does not pay for
+Classes are imported lazily, so ``sentiment_mlops.networks.architectures`` does not pay for
 importing ``transformers``. Without the extra, importing them says how to install it.
 :func:`epoch_logging` needs no extra: the training pipeline uses it whether torch is there or not.
 """
@@ -29,11 +29,11 @@ from typing import Any
 MODULE_PREFIX = f"{__name__}."
 
 _EXPORTS = {
-    "BiLSTMClassifier": "sentiment_mlops.models.networks",
-    "TransformerEncoderClassifier": "sentiment_mlops.models.networks",
-    "RegionCNNClassifier": "sentiment_mlops.models.networks",
-    "TransformerFineTuneClassifier": "sentiment_mlops.models.finetune",
-    "TorchTextClassifier": "sentiment_mlops.models.base",
+    "BiLSTMClassifier": "sentiment_mlops.networks.architectures",
+    "TransformerEncoderClassifier": "sentiment_mlops.networks.architectures",
+    "RegionCNNClassifier": "sentiment_mlops.networks.architectures",
+    "TransformerFineTuneClassifier": "sentiment_mlops.networks.finetune",
+    "TorchTextClassifier": "sentiment_mlops.networks.base",
 }
 
 __all__ = [
@@ -72,4 +72,6 @@ def logs_epochs() -> bool:
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # The base module first: without torch it is the one that says how to install the extra.
+    importlib.import_module(f"{__name__}.base")
     return getattr(importlib.import_module(_EXPORTS[name]), name)

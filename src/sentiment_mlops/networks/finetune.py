@@ -22,8 +22,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from sentiment_mlops.models.base import TorchTextClassifier
-from sentiment_mlops.models.tokenization import (
+from sentiment_mlops.networks.base import TorchTextClassifier
+from sentiment_mlops.networks.tokenization import (
     CLS_TOKEN,
     MASK_TOKEN,
     PAD_TOKEN,
@@ -59,7 +59,7 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
     ``model_name``: a hub id or local directory of a pretrained model; ``None`` builds a
     randomly initialised model from ``model_config`` (default: a 2-layer BERT of width 32)
     with a WordPiece tokenizer of ``vocab_size`` entries trained on the training texts.
-    Other parameters as in :class:`~sentiment_mlops.models.base.TorchTextClassifier`.
+    Other parameters as in :class:`~sentiment_mlops.networks.base.TorchTextClassifier`.
 
     Pickling keeps the model's config and weights, and the tokenizer: loading needs neither
     the hub nor the original ``model_name``.

@@ -32,10 +32,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from sentiment_mlops.features import LEXICONS, VaderLexiconFeatures, vader_analyzer
-from sentiment_mlops.models import logs_epochs
+from sentiment_mlops.networks import logs_epochs
 
 try:
     import torch
@@ -192,11 +193,9 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
 
     #: Prefix of the per-epoch MLflow metric names.
     _log_name = "network"
-    #: No lexicon inputs: what networks without a ``lexicon`` parameter (the fine-tuned model)
-    #: and networks pickled before it existed read.
+    #: No lexicon inputs, for a network without a ``lexicon`` parameter (the fine-tuned model).
     lexicon: str | None = None
-    #: Head truncation: what networks without a ``truncation`` parameter and networks pickled
-    #: before it existed read.
+    #: Head truncation, for a network without a ``truncation`` parameter (the fine-tuned model).
     truncation: str = "head"
 
     # ---- what a subclass provides -------------------------------------------------------
@@ -230,7 +229,7 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
         ``patience`` epochs without improvement. Per-epoch metrics (``<name>_train_loss``,
         ``<name>_val_loss``, ``<name>_val_macro_f1``, ``<name>_epoch_seconds``) go to the
         active MLflow run, if any, with the epoch as step (unless turned off with
-        :func:`sentiment_mlops.models.epoch_logging`).
+        :func:`sentiment_mlops.networks.epoch_logging`).
         """
         texts = as_texts(X)
         labels = np.asarray(list(y))  # keeps the labels' type: predict returns the same kind
@@ -238,6 +237,7 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X has {len(texts)} texts but y has {len(labels)} labels.")
         if not texts:
             raise ValueError("Cannot fit on zero texts.")
+        check_classification_targets(labels)
         if self.lexicon not in (None, *LEXICONS):
             raise ValueError(
                 f"Unknown lexicon {self.lexicon!r}; use one of {list(LEXICONS)} or None."
@@ -277,7 +277,8 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Iterable[str]) -> np.ndarray:
         """The most probable class of each text."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        probabilities = self.predict_proba(X)  # checks it is fitted before classes_ is read
+        return self.classes_[probabilities.argmax(axis=1)]
 
     def __sklearn_tags__(self):  # noqa: D105 - the input is raw or cleaned text
         tags = super().__sklearn_tags__()

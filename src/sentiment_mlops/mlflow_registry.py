@@ -24,12 +24,15 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from sentiment_mlops.models import MODULE_PREFIX as NETWORK_MODULE_PREFIX
+from sentiment_mlops.networks import MODULE_PREFIX as NETWORK_MODULE_PREFIX
 
 logger = logging.getLogger(__name__)
 
 REGISTERED_MODEL_NAME = "sentiment"
+# The one place the champion alias is named: the promotion, batch scoring
+# (PackagedModelDataset) and the API's default model URI all use it.
 CHAMPION_ALIAS = "champion"
+CHAMPION_MODEL_URI = f"models:/{REGISTERED_MODEL_NAME}@{CHAMPION_ALIAS}"
 SCORE_TAG = "test_macro_f1"
 SOURCE_TAG = "data_source"
 FINGERPRINT_TAG = "test_split_sha256"
@@ -43,7 +46,7 @@ MODEL_REQUIREMENTS = (
     "pandas",
     "numpy",
 )
-# Added for a model holding a network of sentiment_mlops.models (the optional `deep` extra).
+# Added for a model holding a network of sentiment_mlops.networks (the optional `deep` extra).
 DEEP_REQUIREMENTS = ("torch", "tokenizers", "transformers")
 
 
@@ -101,7 +104,12 @@ class PromotionDecision:
 
 
 def split_fingerprint(split: pd.DataFrame) -> str:
-    """sha256 of a split's (text, label) rows, independent of their order."""
+    """sha256 of a split's (text, label) rows, independent of their order.
+
+    The identity of the labelled data a model was trained or tested on: the same rows in
+    another order, or with other derived columns (``clean_text``), are the same data, and give
+    the same test scores.
+    """
     if not {"text", "label"} <= set(split.columns):
         raise ValueError(
             f"split_fingerprint needs 'text' and 'label' columns; got {list(split.columns)}."
@@ -114,7 +122,7 @@ def split_fingerprint(split: pd.DataFrame) -> str:
 
 
 def holds_network(model: Any) -> bool:
-    """Whether ``model`` (or any estimator nested in it) is a network of ``sentiment_mlops.models``.
+    """Whether ``model`` (or any estimator nested in it) is a network of ``sentiment_mlops.networks``.
 
     Walks sklearn's ``get_params(deep=True)``, so pipelines, calibration and frozen wrappers
     are looked into without importing torch.

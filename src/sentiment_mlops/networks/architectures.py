@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from sentiment_mlops.models.base import (
+from sentiment_mlops.networks.base import (
     LEXICON_SCORES,
     TokenValence,
     TorchTextClassifier,
@@ -21,7 +21,7 @@ from sentiment_mlops.models.base import (
     truncate,
     with_scores,
 )
-from sentiment_mlops.models.tokenization import PAD_TOKEN, train_tokenizer
+from sentiment_mlops.networks.tokenization import PAD_TOKEN, train_tokenizer
 
 
 class _TrainedTokenizerMixin:
@@ -226,7 +226,7 @@ class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
     ``bpe`` (subwords, so misspellings share pieces); ``vocab_size`` bounds the vocabulary;
     ``pooling`` is ``max_mean`` (max and mean of the BiLSTM states), ``max`` or ``mean``;
     ``lexicon="vader"`` also feeds it each token's VADER valence and the five sentence-level
-    VADER scores (see :mod:`sentiment_mlops.models.base`; ``None``, the default, feeds none). See :class:`~sentiment_mlops.models.base.TorchTextClassifier` for the training parameters.
+    VADER scores (see :mod:`sentiment_mlops.networks.base`; ``None``, the default, feeds none). See :class:`~sentiment_mlops.networks.base.TorchTextClassifier` for the training parameters.
     """
 
     _log_name = "bilstm"
@@ -302,7 +302,7 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
     ``d_model``, ``nhead``, ``num_layers``, ``dim_feedforward`` shape the encoder; ``pooling``
     is ``mean``, ``max`` or ``max_mean``; ``tokenizer`` is ``bpe`` (default) or ``word``;
     ``lexicon`` as for :class:`BiLSTMClassifier` (with BPE, each subword gets its word's valence). See
-    :class:`~sentiment_mlops.models.base.TorchTextClassifier` for the training parameters.
+    :class:`~sentiment_mlops.networks.base.TorchTextClassifier` for the training parameters.
     """
 
     _log_name = "transformer"
@@ -383,7 +383,7 @@ class RegionCNNClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
     ``region_size`` the words per region (odd sizes centre each region on its token);
     ``lexicon`` and ``truncation`` as for :class:`BiLSTMClassifier`. Much cheaper per token than
     the BiLSTM, so it reads whole reviews on a CPU: on imdb (400 tokens, head + tail, 25k
-    reviews) one epoch took ~185 s on 2 cores, against ~650 s for the BiLSTM on 256 tokens. See :class:`~sentiment_mlops.models.base.TorchTextClassifier` for
+    reviews) one epoch took ~185 s on 2 cores, against ~650 s for the BiLSTM on 256 tokens. See :class:`~sentiment_mlops.networks.base.TorchTextClassifier` for
     the training parameters.
     """
 
