@@ -9,10 +9,10 @@ export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup setup-dev system-packages run test lint clean upload-raw viz viz-build mlflow-ui jupyter docs
+.PHONY: help setup setup-dev system-packages run test test-fast test-integration test-system lint clean upload-raw viz viz-build mlflow-ui jupyter docs
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 VIZ_PORT ?= 4141
 MLFLOW_PORT ?= 5000
@@ -42,8 +42,17 @@ run: setup  ## Run the default pipeline (data_processing -> evaluation) on the d
 system-packages:  ## Install the Debian packages the tests need (system-packages.txt)
 	scripts/install-system-packages.sh
 
-test: setup-dev system-packages  ## Run the test suite
+test: setup-dev system-packages  ## Run every test (what CI runs)
 	$(BIN)/pytest
+
+test-fast: setup-dev  ## Run the unit tests only: no data, no servers, no Debian packages
+	$(BIN)/pytest -m unit
+
+test-integration: setup-dev  ## Run the integration tests: Kedro runs and MLflow on the data mirror
+	$(BIN)/pytest -m integration
+
+test-system: setup-dev system-packages  ## Run the system tests: Docker, Ceph, the browser, servers
+	$(BIN)/pytest -m system
 
 lint: setup-dev  ## Check style with ruff
 	$(BIN)/ruff check src tests
@@ -72,8 +81,8 @@ docs: viz-build  ## Build the docs site (strict) into site/, with the static ked
 	rm -rf docs/viz && mv build docs/viz
 	$(BIN)/mkdocs build --strict
 
-upload-raw: setup  ## Copy a source's raw files to the aws environment's bucket (SOURCE=airline)
-	$(BIN)/python -m sentiment_mlops.datasets.upload_raw --source $(or $(SOURCE),airline) --env aws
+upload-raw: setup  ## Copy a source's raw files to the aws environment's bucket [SOURCE=<name>]
+	$(BIN)/sentiment-mlops upload-raw $(if $(SOURCE),--source $(SOURCE)) --env aws
 
 # Container image and AWS deployment (README: "Docker and AWS").
 IMAGE ?= sentiment-mlops:latest

@@ -25,6 +25,8 @@ from sentiment_mlops.artifact_hooks import RemoteModelArtifactsHook
 from sentiment_mlops.pipelines import inference
 from sentiment_mlops.pipelines.inference.pipeline import INPUT_NAME, MODEL_ARTIFACT
 
+pytestmark = pytest.mark.unit
+
 FITTED = {"classes": ["negative", "neutral", "positive"]}  # stands for the fitted model
 
 

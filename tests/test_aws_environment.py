@@ -6,12 +6,16 @@ without an override in conf/aws/catalog.yml make ``test_every_file_dataset_is_on
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kedro.framework.project import settings
 from kedro.framework.startup import bootstrap_project
+
+pytestmark = pytest.mark.unit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ["airline", "semeval", "imdb", "amazon_alexa", "uci"]
@@ -21,6 +25,7 @@ VERSIONED = [
     "metrics",
     "calibration_metrics",
     "model_comparison",
+    "promotion_request",
     "promotion_decision",
     "{plot}_plot",
 ]
@@ -76,6 +81,32 @@ def test_models_and_metrics_are_versioned_on_s3(aws_settings: None) -> None:
     assert {name: aws[name].get("versioned") for name in VERSIONED} == dict.fromkeys(
         VERSIONED, True
     )
+
+
+def test_base_environment_replaces_its_reports() -> None:
+    base = catalog_config("base")
+    assert not any(base[name].get("versioned") for name in VERSIONED)
+
+
+def test_aws_catalog_overrides_only_datasets_whose_type_differs() -> None:
+    """Locations come from globals.yml; conf/aws/catalog.yml is not a copy of conf/base."""
+    base = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog.yml").read_text())
+    aws = yaml.safe_load((PROJECT_ROOT / "conf/aws/catalog.yml").read_text())
+    assert aws, "conf/aws/catalog.yml is empty: then this test has nothing to check"
+    same_type = [name for name, entry in aws.items() if entry["type"] == base[name]["type"]]
+    assert not same_type, f"only the location differs; globals.yml sets it: {same_type}"
+
+
+def test_files_named_in_the_aws_headers_exist() -> None:
+    named = {
+        name
+        for path in (PROJECT_ROOT / "conf" / "aws").glob("*.yml")
+        for line in path.read_text().splitlines()
+        if line.startswith("#")
+        for name in re.findall(r"(?:tests|docs)/[\w/.]+\.(?:py|md)", line)
+    }
+    assert "tests/test_aws_environment.py" in named
+    assert not [name for name in named if not (PROJECT_ROOT / name).is_file()]
 
 
 def test_aws_environment_holds_no_credentials() -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sentiment_mlops.prediction import TextScores, class_scores, prediction_frame
+
+pytestmark = pytest.mark.unit
 
 CLASSES = ["negative", "neutral", "positive"]
 PROBABILITIES = [[0.8, 0.1, 0.1], [0.3, 0.6, 0.1], [0.2, 0.2, 0.6]]

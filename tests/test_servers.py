@@ -9,13 +9,15 @@ import sys
 
 import pytest
 
-from sentiment_mlops._testing.servers import (
+from tests.support.servers import (
     ServerError,
     answers,
     free_port,
     start_server,
     wait_until,
 )
+
+pytestmark = pytest.mark.system
 
 PYTHON = shlex.quote(sys.executable)
 

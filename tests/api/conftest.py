@@ -1,4 +1,4 @@
-"""Fixtures of the API tests: a real training run, and a real uvicorn serving its model."""
+"""Fixtures of the API tests: a real uvicorn serving the session's trained model."""
 
 from __future__ import annotations
 
@@ -13,15 +13,10 @@ import mlflow
 import pytest
 from fastapi.testclient import TestClient
 
-from sentiment_mlops._testing.servers import ServerProcess, free_port, start_server
-from tests.conftest import TrainedModel, shared_trained_model
+from tests.support.projects import TrainedProject
+from tests.support.servers import ServerProcess, free_port, start_server
 
 STARTUP_TIMEOUT_S = 120
-
-
-@pytest.fixture(scope="session")
-def trained_model(tmp_path_factory) -> TrainedModel:
-    return shared_trained_model(tmp_path_factory)
 
 
 @dataclass
@@ -61,7 +56,7 @@ def start_service(workdir: Path, env: dict[str, str]) -> Service:
 
 
 @pytest.fixture(scope="session")
-def service(trained_model: TrainedModel, tmp_path_factory) -> Iterator[Service]:
+def service(trained_model: TrainedProject, tmp_path_factory) -> Iterator[Service]:
     """The service on a free loopback port, serving models:/sentiment@champion."""
     outside = tmp_path_factory.mktemp("service_cwd")  # not the project directory
     running = start_service(outside, trained_model.env())

@@ -8,7 +8,7 @@ import pytest
 
 from sentiment_mlops.api.batching import BatcherClosedError, BatchFailedError, MicroBatcher
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
 # Long enough that every item submitted together joins the batch, whatever the machine's
 # load; the batch is scored as soon as it is full, so a test never waits this long.

@@ -14,8 +14,10 @@ from sklearn.pipeline import Pipeline
 from sentiment_mlops.api.explanations import LinearExplainer, no_explanation
 from sentiment_mlops.estimators import NBSVMClassifier
 from sentiment_mlops.features import build_vectorizer
-from sentiment_mlops.models import BiLSTMClassifier
+from sentiment_mlops.networks import BiLSTMClassifier
 from sentiment_mlops.text_cleaning import TextCleaner
+
+pytestmark = pytest.mark.unit
 
 TEXTS = np.array(
     [

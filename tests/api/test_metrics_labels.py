@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+pytestmark = pytest.mark.system
+
 JSON = {"content-type": "application/json"}
 
 

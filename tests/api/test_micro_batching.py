@@ -50,6 +50,7 @@ async def post_together(url: str, texts: list[str]) -> list[httpx.Response]:
         return await asyncio.gather(*(client.post("/predict", json={"text": t}) for t in texts))
 
 
+@pytest.mark.system
 def test_concurrent_requests_each_get_the_answer_their_text_gets_alone(
     batching_service, service, trained_model
 ):
@@ -96,6 +97,7 @@ class FailsOn:
         return getattr(self.model, name)
 
 
+@pytest.mark.integration
 def test_a_scoring_failure_is_a_json_error_and_the_next_request_is_answered(model_dir):
     app = create_app(Settings(model_uri=model_dir))
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -116,6 +118,7 @@ def test_a_scoring_failure_is_a_json_error_and_the_next_request_is_answered(mode
     assert answered.json()["label"] in {"negative", "neutral", "positive"}
 
 
+@pytest.mark.unit
 def test_micro_batch_settings_come_from_the_environment(monkeypatch):
     assert (Settings().micro_batch_max_size, Settings().micro_batch_max_wait_ms) == (64, 0.0)
     monkeypatch.setenv("SENTIMENT_MICRO_BATCH_MAX_SIZE", "8")

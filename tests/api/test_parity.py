@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.system
+
 CLASSES = ["negative", "neutral", "positive"]
 
 
@@ -20,7 +22,6 @@ def fixed_texts(trained_model) -> list[str]:
     return list(test_split["text"].head(60)) + extra
 
 
-@pytest.mark.integration
 def test_batch_mlflow_and_http_agree(trained_model, service, fixed_texts, tmp_path_factory):
     outside = tmp_path_factory.mktemp("parity")  # neither the project nor the training dir
     instances = outside / "instances.csv"

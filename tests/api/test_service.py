@@ -7,7 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from sentiment_mlops.hooks import frame_sha256
+from sentiment_mlops.mlflow_registry import split_fingerprint
+
+pytestmark = pytest.mark.system
 
 CLASSES = ["negative", "neutral", "positive"]
 JSON = {"content-type": "application/json"}
@@ -69,7 +71,7 @@ def test_model_card_names_data_code_and_metrics(service, trained_model):
     assert "champion" in card["aliases"]
     assert card["run_id"] == trained_model.run_id
     assert card["source"] == "airline"
-    assert card["train_data_sha256"] == frame_sha256(train_split)
+    assert card["train_data_sha256"] == split_fingerprint(train_split)
     assert len(card["git_commit"].removesuffix("-dirty")) == 40
     assert card["classes"] == CLASSES
     assert card["calibrated"] is True and card["explainable"] is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 from sentiment_mlops.api.app import create_app
@@ -13,6 +14,7 @@ from tests.api.conftest import wait_ready
 UNCLEAR = "the flight"
 
 
+@pytest.mark.integration
 def test_ready_is_503_until_the_model_is_loaded(model_dir):
     app = create_app(Settings(model_uri=model_dir))
     client = TestClient(app)  # no lifespan yet: nothing has started loading the model
@@ -29,6 +31,7 @@ def test_ready_is_503_until_the_model_is_loaded(model_dir):
         assert started.post("/predict", json={"text": "hi"}).status_code == 200
 
 
+@pytest.mark.unit
 def test_ready_says_why_the_model_failed_to_load(tmp_path):
     missing = tmp_path / "no_model_here"
     with TestClient(create_app(Settings(model_uri=str(missing)))) as client:
@@ -42,6 +45,7 @@ def test_ready_says_why_the_model_failed_to_load(tmp_path):
     assert str(missing) in ready.json()["error"]["message"]
 
 
+@pytest.mark.integration
 def test_local_model_directory_is_served_with_a_card(model_dir, trained_model):
     with TestClient(create_app(Settings(model_uri=model_dir))) as client:
         wait_ready(client)
@@ -51,6 +55,7 @@ def test_local_model_directory_is_served_with_a_card(model_dir, trained_model):
     assert card["classes"] == ["negative", "neutral", "positive"]
 
 
+@pytest.mark.integration
 def test_api_key_is_required_when_set(model_dir):
     settings = Settings(model_uri=model_dir, api_key="s3cret-key")
     with TestClient(create_app(settings)) as client:
@@ -70,6 +75,7 @@ def test_api_key_is_required_when_set(model_dir):
     assert health.status_code == 200  # probes need no key
 
 
+@pytest.mark.integration
 def test_min_confidence_marks_unsure_answers_uncertain(model_dir):
     with TestClient(create_app(Settings(model_uri=model_dir, min_confidence=0.99))) as strict:
         wait_ready(strict)
@@ -83,6 +89,7 @@ def test_min_confidence_marks_unsure_answers_uncertain(model_dir):
     assert plain["scores"] == unsure["scores"]
 
 
+@pytest.mark.unit
 def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("SENTIMENT_MAX_TEXT_LENGTH", "20")
     monkeypatch.setenv("SENTIMENT_MIN_CONFIDENCE", "0.6")

@@ -42,6 +42,7 @@ def _write(path: Path, content: bytes = CONTENT) -> Path:
     return path
 
 
+@pytest.mark.unit
 def test_project_copy_wins_over_mirror(tmp_path):
     local = _write(tmp_path / "raw" / "src" / "f.csv")
     _write(tmp_path / "mirror" / "src" / "f.csv", b"other")
@@ -49,6 +50,7 @@ def test_project_copy_wins_over_mirror(tmp_path):
     assert found == local
 
 
+@pytest.mark.unit
 def test_mirror_is_used_when_project_has_no_copy(tmp_path):
     mirrored = _write(tmp_path / "mirror" / "src" / "f.csv")
     found = resolve_raw_file(RawFile("src/f.csv", SHA), tmp_path / "raw", str(tmp_path / "mirror"))
@@ -56,12 +58,14 @@ def test_mirror_is_used_when_project_has_no_copy(tmp_path):
     assert not (tmp_path / "raw" / "src" / "f.csv").exists()  # the mirror is read in place
 
 
+@pytest.mark.unit
 def test_mirror_comes_from_the_environment(tmp_path, monkeypatch):
     mirrored = _write(tmp_path / "mirror" / "src" / "f.csv")
     monkeypatch.setenv("SENTIMENT_DATA_MIRROR", str(tmp_path / "mirror"))
     assert resolve_raw_file(RawFile("src/f.csv", SHA), tmp_path / "raw") == mirrored
 
 
+@pytest.mark.integration
 def test_download_from_pinned_url_lands_verified_in_raw_dir(tmp_path, file_server):
     base_url, public = file_server
     _write(public / "Kaggle.csv")
@@ -71,6 +75,7 @@ def test_download_from_pinned_url_lands_verified_in_raw_dir(tmp_path, file_serve
     assert found.read_bytes() == CONTENT
 
 
+@pytest.mark.integration
 def test_download_with_wrong_checksum_leaves_nothing_behind(tmp_path, file_server):
     base_url, public = file_server
     _write(public / "Kaggle.csv", b"tampered")
@@ -80,6 +85,7 @@ def test_download_with_wrong_checksum_leaves_nothing_behind(tmp_path, file_serve
     assert list((tmp_path / "raw" / "src").iterdir()) == []
 
 
+@pytest.mark.unit
 def test_checksum_mismatch_in_mirror_names_file_and_both_hashes(tmp_path):
     bad = _write(tmp_path / "mirror" / "src" / "f.csv", b"edited")
     with pytest.raises(RawDataError) as error:
@@ -89,6 +95,7 @@ def test_checksum_mismatch_in_mirror_names_file_and_both_hashes(tmp_path):
     assert hashlib.sha256(b"edited").hexdigest() in message
 
 
+@pytest.mark.integration
 def test_missing_everywhere_says_where_it_looked(tmp_path, file_server):
     base_url, _ = file_server
     raw_file = RawFile("src/f.csv", SHA, f"{base_url}/missing.csv")
@@ -101,6 +108,7 @@ def test_missing_everywhere_says_where_it_looked(tmp_path, file_server):
     assert "SENTIMENT_DATA_MIRROR" in message
 
 
+@pytest.mark.unit
 def test_file_without_public_url_explains_why(tmp_path):
     with pytest.raises(RawDataError, match="no public URL"):
         resolve_raw_file(RawFile("imdb/dev.csv.gz", SHA), tmp_path / "raw", mirror="")

@@ -1,32 +1,23 @@
 """Raw files read from an ``s3://`` raw_dir: verified, never written, clear errors.
 
 Uses moto's S3 server on 127.0.0.1 (fast, our own logic only); the same path against a
-real S3 server (Ceph RGW) is covered by tests/integration/s3.
+real S3 server (Ceph RGW) is covered by tests/system/s3.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import s3fs
-from moto.server import ThreadedMotoServer
 
 from sentiment_mlops.datasets import SentimentSourceDataset
 from sentiment_mlops.datasets.raw_files import RawDataError, RawFile, fetch_remote_raw_file
 
+pytestmark = pytest.mark.integration
+
 CSV = b"text,label\nlovely flight,positive\nlost my bag,negative\n"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
@@ -45,13 +36,17 @@ def raw_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_source_dataset_reads_a_verified_file_from_s3(raw_bucket: str, tmp_path: Path) -> None:
-    dataset = SentimentSourceDataset(
-        reader="csv",
-        files=[{"path": "source/file.csv", "sha256": hashlib.sha256(CSV).hexdigest()}],
-        raw_dir=raw_bucket,
-    )
+    source = {
+        "reader": "csv",
+        "files": [{"path": "source/file.csv", "sha256": hashlib.sha256(CSV).hexdigest()}],
+        "text_column": "text",
+        "label_column": "label",
+        "label_map": {"positive": "positive", "negative": "negative"},
+    }
+    dataset = SentimentSourceDataset(source="s3", sources={"s3": source}, raw_dir=raw_bucket)
     data = dataset.load()
     assert data["text"].tolist() == ["lovely flight", "lost my bag"]
+    assert data["label"].tolist() == ["positive", "negative"]
     assert s3fs.S3FileSystem(skip_instance_cache=True).cat(f"{raw_bucket}/source/file.csv") == CSV
 
 

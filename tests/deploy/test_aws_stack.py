@@ -22,6 +22,8 @@ from moto.server import ThreadedMotoServer
 
 from tests.conftest import PROJECT_ROOT
 
+pytestmark = pytest.mark.integration
+
 DEPLOY = PROJECT_ROOT / "deploy" / "aws" / "deploy.py"
 REGION = "us-east-1"
 STACK = "sentiment-test"

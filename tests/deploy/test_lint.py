@@ -11,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.unit
 
 BIN = Path(sys.executable).parent
 TEMPLATE = PROJECT_ROOT / "deploy" / "aws" / "sentiment-api.yaml"

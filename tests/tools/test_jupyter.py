@@ -12,11 +12,12 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from sentiment_mlops._testing.servers import free_port
 from sentiment_mlops.pipeline_registry import register_pipelines
+from tests.support.servers import free_port
 from tests.tools.conftest import VENV_BIN, serve
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.system
+
 
 KERNEL = "kedro_sentiment_mlops"  # the kernel spec `kedro jupyter` installs
 PROBE = (

@@ -17,10 +17,8 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from sentiment_mlops._testing.servers import free_port
+from tests.support.servers import free_port
 from tests.tools.conftest import VENV_BIN, screenshot, serve, texts_of
-
-pytestmark = pytest.mark.integration
 
 # Every plotly output of the evaluation: metrics plots and the model comparison charts.
 PLOTS = (
@@ -109,6 +107,7 @@ def viz_url(sample_project) -> str:
         yield url
 
 
+@pytest.mark.system
 def test_viz_shows_every_pipeline_with_its_names_and_layers(sample_project, viz_url, browser):
     expected = _expected_graph(sample_project["path"])
     hide_feature_hints(browser, viz_url)
@@ -138,6 +137,7 @@ def test_viz_shows_every_pipeline_with_its_names_and_layers(sample_project, viz_
         screenshot(browser, "kedro-viz" if name == "__default__" else f"kedro-viz-{name}")
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("plot", PLOTS)
 def test_viz_previews_the_evaluation_plots(sample_project, viz_url, browser, plot):
     hide_feature_hints(browser, viz_url)
@@ -170,6 +170,7 @@ def hide_feature_hints(browser, viz_url: str) -> None:
         )[0].click()
 
 
+@pytest.mark.integration
 def test_viz_build_writes_a_static_site_with_previews(viz_build):
     assert (viz_build / "index.html").is_file()
     main = json.loads((viz_build / "api/main").read_text())

@@ -12,18 +12,18 @@ from mlflow import MlflowClient
 from mlflow.entities import Run
 from selenium.webdriver.common.by import By
 
-from sentiment_mlops._testing.servers import free_port
+from sentiment_mlops.mlflow_registry import CHAMPION_ALIAS
+from sentiment_mlops.mlflow_registry import REGISTERED_MODEL_NAME as REGISTERED_MODEL
+from tests.support.servers import free_port
 from tests.tools.conftest import (
-    CHAMPION_ALIAS,
     EXPERIMENT,
-    REGISTERED_MODEL,
     VENV_BIN,
     screenshot,
     serve,
     wait_until,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.system
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,12 @@ from tests.tools.conftest import PROJECT_ROOT
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 
 
+@pytest.mark.unit
 def test_the_notebooks_exist():
     assert {path.name for path in NOTEBOOKS} >= {"exploration.ipynb", "error_analysis.ipynb"}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_notebook_is_committed_without_outputs(path: Path):
     notebook = nbformat.read(path, as_version=4)
@@ -31,7 +33,7 @@ def test_notebook_is_committed_without_outputs(path: Path):
     )
 
 
-@pytest.mark.integration
+@pytest.mark.system
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_notebook_runs_top_to_bottom(sample_project, path: Path):
     notebooks = sample_project["path"] / "notebooks"

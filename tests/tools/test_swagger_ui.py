@@ -18,7 +18,8 @@ from sentiment_mlops.api.schemas import PredictRequest
 from tests.api.conftest import start_service
 from tests.tools.conftest import screenshot, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.system
+
 
 ROUTES = {
     ("POST", "/predict"),

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
+import pytest
 
 from sentiment_mlops.pipelines.data_processing import nodes
 from sentiment_mlops.text_cleaning import TextCleaner
+
+pytestmark = pytest.mark.unit
 
 TEXTS = [f"@user I don't like flight {index} :( http://t.co/x" for index in range(25)]
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from sentiment_mlops.metrics import compute_metrics
 from sentiment_mlops.pipelines.evaluation.nodes import (
-    compute_metrics,
     plot_confusion_matrix,
     plot_roc_curves,
     to_mlflow_metrics,
 )
 from sentiment_mlops.prediction import prediction_frame
+
+pytestmark = pytest.mark.unit
 
 CLASSES = ["negative", "neutral", "positive"]
 

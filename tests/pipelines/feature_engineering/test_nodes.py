@@ -10,11 +10,13 @@ from imblearn.under_sampling import RandomUnderSampler
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
-from sentiment_mlops.features import build_sampler, build_vectorizer
+from sentiment_mlops.features import build_vectorizer, sampler_step
 from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_grid,
     build_feature_pipeline,
 )
+
+pytestmark = pytest.mark.unit
 
 WORD = {"ngram_range": [1, 2], "min_df": 1, "sublinear_tf": True}
 
@@ -74,7 +76,7 @@ def test_unknown_vectorizer_and_strategy_are_clear_errors():
     with pytest.raises(ValueError, match=r"Unknown lexicon 'afinn'.*'vader'"):
         build_vectorizer({"kind": "tfidf", "lexicon": "afinn"})
     with pytest.raises(ValueError, match=r"Unknown imbalance strategy 'oversample'.*'smote'"):
-        build_sampler("oversample")
+        sampler_step("oversample")
 
 
 def test_feature_pipeline_chains_vectorizer_and_sampler_of_the_strategy():
@@ -84,14 +86,20 @@ def test_feature_pipeline_chains_vectorizer_and_sampler_of_the_strategy():
         assert isinstance(steps.named_steps["vectorizer"], TfidfVectorizer)
         assert isinstance(steps.named_steps["sampler"], sampler_type)
     # Class weights are the classifier's business: nothing is resampled.
-    for strategy in ("none", "class_weights"):
-        steps = build_feature_pipeline(vectorizer, {"strategy": strategy})
-        assert steps.named_steps["sampler"] == "passthrough"
+    steps = build_feature_pipeline(vectorizer, {"strategy": "class_weights"})
+    assert steps.named_steps["sampler"] == "passthrough"
+
+
+def test_imbalance_strategy_none_is_refused_as_a_double_of_class_weights():
+    """`none` built what `class_weights` builds: one name for "no resampling" is left."""
+    vectorizer = {"kind": "tfidf", "word": {"ngram_range": [1, 1]}}
+    with pytest.raises(ValueError, match=r"Unknown imbalance strategy 'none'.*class_weights"):
+        build_feature_pipeline(vectorizer, {"strategy": "none"})
 
 
 def test_vectorizer_learns_vocabulary_from_the_data_it_is_fitted_on_only():
     steps = build_feature_pipeline(
-        {"kind": "tfidf", "word": {"ngram_range": [1, 1]}}, {"strategy": "none"}
+        {"kind": "tfidf", "word": {"ngram_range": [1, 1]}}, {"strategy": "class_weights"}
     )
     steps.fit(["good flight", "bad delay"], ["positive", "negative"])
     assert "unseenword" not in steps.named_steps["vectorizer"].vocabulary_
@@ -113,13 +121,32 @@ def test_smote_balances_the_classes_it_is_fitted_on():
 
 def test_feature_grid_turns_strategies_into_samplers_and_ranges_into_tuples():
     grid = build_feature_grid(
-        {"sampler": ["none", "smote"], "vectorizer__word__ngram_range": [[1, 1], [1, 2]]},
-        {"strategy": "none", "random_state": 0},
+        {"vectorizer__word__ngram_range": [[1, 1], [1, 2]]},
+        {"strategy": ["class_weights", "smote"], "random_state": 0},
     )
     assert grid["sampler"][0] == "passthrough" and isinstance(grid["sampler"][1], SMOTE)
+    assert grid["sampler"][1].random_state == 0
     assert grid["vectorizer__word__ngram_range"] == [(1, 1), (1, 2)]
 
 
+def test_one_imbalance_strategy_is_searched_as_a_one_point_grid():
+    grid = build_feature_grid({}, {"strategy": "undersample", "random_state": 0})
+    assert list(grid) == ["sampler"] and isinstance(grid["sampler"][0], RandomUnderSampler)
+
+
 def test_feature_grid_refuses_a_value_that_is_not_a_list():
-    with pytest.raises(ValueError, match="feature_search.sampler must be a non-empty list"):
-        build_feature_grid({"sampler": "smote"}, {"strategy": "none"})
+    with pytest.raises(
+        ValueError, match="feature_search.vectorizer__word__min_df must be a non-empty list"
+    ):
+        build_feature_grid({"vectorizer__word__min_df": 2}, {"strategy": "class_weights"})
+    with pytest.raises(
+        ValueError, match=r"imbalance.strategy must be one of .* or a non-empty list"
+    ):
+        build_feature_grid({}, {"strategy": []})
+
+
+def test_sampler_is_chosen_by_imbalance_strategy_only():
+    with pytest.raises(
+        ValueError, match="feature_search.sampler is not a setting.*imbalance.strategy"
+    ):
+        build_feature_grid({"sampler": ["smote"]}, {"strategy": "class_weights"})

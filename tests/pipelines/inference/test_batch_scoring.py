@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from moto.server import ThreadedMotoServer
 
+pytestmark = pytest.mark.integration
+
 TEXTS = [
     "@united thank you, the crew was wonderful",
     "@AmericanAir 3 hours on the tarmac and no information. Never again",
@@ -46,7 +48,6 @@ def s3_bucket(monkeypatch):
     server.stop()
 
 
-@pytest.mark.integration
 def test_batch_scoring_streams_texts_from_s3_in_chunks(trained_model, s3_bucket, tmp_path):
     local = tmp_path / "instances.csv"
     _write_instances(local)
@@ -83,7 +84,6 @@ def test_batch_scoring_streams_texts_from_s3_in_chunks(trained_model, s3_bucket,
     assert (scores.sum(axis=1) - 1).abs().max() < 1e-9
 
 
-@pytest.mark.integration
 def test_batch_scoring_scores_with_the_registered_champion(trained_model, tmp_path):
     # Without the last run's local model file, only the registry can provide the model.
     local_model = trained_model.workdir / "data/06_models/calibrated_sentiment_model.pkl"
@@ -102,7 +102,6 @@ def test_batch_scoring_scores_with_the_registered_champion(trained_model, tmp_pa
     assert list(pd.read_csv(output)["text"]) == TEXTS
 
 
-@pytest.mark.integration
 def test_batch_scoring_with_an_unknown_alias_says_what_to_do(trained_model, tmp_path):
     instances = tmp_path / "instances.csv"
     _write_instances(instances)

@@ -13,6 +13,8 @@ from sentiment_mlops.datasets.chunked_csv_dataset import ChunkedCSVDataset
 from sentiment_mlops.pipelines.inference.nodes import predict_sentiment, score_instances
 from sentiment_mlops.text_cleaning import TextCleaner
 
+pytestmark = pytest.mark.unit
+
 TEXTS = ["great crew thanks", "awful delay", "lost my bag, awful", "thanks, lovely flight", "ok"]
 LABELS = ["positive", "negative", "negative", "positive", "neutral"]
 

@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from sentiment_mlops.datasets.sentiment_source_dataset import SourceSpec, canonical_table
 from sentiment_mlops.pipelines.data_processing.nodes import (
-    build_canonical_table,
     clean_texts,
     drop_duplicate_texts,
     split_dataset,
 )
+from tests.conftest import source_declaration
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 AIRLINE_FILE = "twitter_airline_sentiment/Tweets.csv"
@@ -36,8 +37,8 @@ def airline_splits() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         n=300, random_state=0
     )  # balanced classes keep 2-fold CV meaningful on a few hundred rows
     data_params = _parameters("parameters_data_processing.yml")
-    spec = {"name": "airline", **data_params["sources"]["airline"]}
-    canonical = build_canonical_table(sample.reset_index(drop=True), spec)
+    spec = SourceSpec.from_config("airline", source_declaration("airline"))
+    canonical = canonical_table(sample.reset_index(drop=True), spec)
     cleaned = clean_texts(canonical, data_params["cleaning"])
     return split_dataset(drop_duplicate_texts(cleaned), data_params["split"])
 

@@ -16,13 +16,16 @@ import pytest
 import yaml
 from sklearn.model_selection import ParameterGrid
 
+from sentiment_mlops.mlflow_registry import log_sklearn_model
 from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_grid,
     build_feature_pipeline,
 )
-from sentiment_mlops.pipelines.training.nodes import _raw_text_model, plan_candidate
-from sentiment_mlops.registry import log_sklearn_model
+from sentiment_mlops.pipelines.training.candidates import plan_candidate
+from sentiment_mlops.pipelines.training.search import raw_text_model
 from tests.pipelines.training.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
 
 
 def _configured(env: str, key: str) -> dict:
@@ -64,14 +67,14 @@ def test_candidate_round_trips_through_mlflow(name, airline_splits, base_paramet
         base_parameters["feature_search"], base_parameters["imbalance"]
     )
     plan = plan_candidate(
-        CANDIDATES[name], feature_pipeline, feature_grid, base_parameters["search"]
+        CANDIDATES[name], feature_pipeline, feature_grid, base_parameters["search"], name=name
     )
     # One grid point, fitted directly: the round trip is about the estimator, not the search.
     pipeline = plan.pipeline.set_params(**ParameterGrid(plan.grid)[0])
     # One epoch for a network anywhere in the candidate, a vote's members included.
     pipeline.set_params(**{key: 1 for key in pipeline.get_params() if key.endswith("max_epochs")})
     pipeline.fit(train["clean_text"], train["label"].to_numpy(dtype=object))
-    model = _raw_text_model(base_parameters["cleaning"], pipeline)
+    model = raw_text_model(base_parameters["cleaning"], pipeline)
     expected = model.predict_proba(validation["text"])
 
     with mlflow.start_run():

@@ -1,6 +1,6 @@
 """Networks join the model comparison through the same code as the classical candidates.
 
-On the small airline splits, ``tune_candidates`` compares a cross-validated logistic
+On the small airline splits, the training nodes compare a cross-validated logistic
 regression with two tiny BiLSTMs that read the cleaned text (vectorizer and sampler
 "passthrough"): one fitted once (``cv_folds: 0``, as conf/deep configures the networks) and
 one cross-validated in-process. They share the comparison table, its ranking, the selection,
@@ -25,11 +25,19 @@ from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_grid,
     build_feature_pipeline,
 )
-from sentiment_mlops.pipelines.training.nodes import select_best_candidate, tune_candidates
-from tests.models.conftest import probabilities_from_fresh_process
+from sentiment_mlops.pipelines.training.candidates import all_candidates
+from sentiment_mlops.pipelines.training.nodes import (
+    check_candidate,
+    compare_candidates,
+    select_best_candidate,
+    tune_candidate,
+)
+from tests.networks.conftest import probabilities_from_fresh_process
+
+pytestmark = pytest.mark.integration
 
 TINY_NETWORK = {
-    "estimator": "sentiment_mlops.models.BiLSTMClassifier",
+    "estimator": "sentiment_mlops.networks.BiLSTMClassifier",
     "input": "text",
     "params": {
         "embedding_dim": 32,
@@ -66,25 +74,23 @@ def store(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def compared(store, airline_splits, base_parameters):
-    """``tune_candidates`` inside a parent run, as kedro-mlflow runs it."""
+    """The training nodes of every candidate inside a parent run, as kedro-mlflow runs them."""
     mlflow.set_tracking_uri(store)
     train, validation, _ = airline_splits
+    imbalance = base_parameters["imbalance"]
+    feature_pipeline = build_feature_pipeline(base_parameters["vectorizer"], imbalance)
+    feature_grid = build_feature_grid(base_parameters["feature_search"], imbalance)
+    search = {**base_parameters["search"], "cv_folds": 2}
     with mlflow.start_run(run_name="training") as parent:
-        models, comparison = tune_candidates(
-            train_split=train,
-            validation_split=validation,
-            feature_pipeline=build_feature_pipeline(
-                base_parameters["vectorizer"], base_parameters["imbalance"]
-            ),
-            feature_grid=build_feature_grid(
-                base_parameters["feature_search"], base_parameters["imbalance"]
-            ),
-            candidates=CANDIDATES,
-            extra_candidates=NETWORKS,
-            search={**base_parameters["search"], "cv_folds": 2},
-            cleaning=base_parameters["cleaning"],
-        )
-        selected = select_best_candidate(models, comparison)
+        models, rows = {}, []
+        for name, candidate in all_candidates(CANDIDATES, NETWORKS).items():
+            plan = check_candidate(
+                candidate, feature_pipeline, feature_grid, search, imbalance, name=name
+            )
+            models[name], row = tune_candidate(plan, train, validation, base_parameters["cleaning"])
+            rows.append(row)
+        comparison = compare_candidates(*rows)
+        selected = select_best_candidate(comparison, **models)
     return models, comparison, selected, parent.info.run_id
 
 
@@ -138,7 +144,6 @@ def test_each_network_logs_only_its_final_fit_epochs_in_its_own_run(compared, st
         assert ("cv_results.json" in artifacts) == (name == "bilstm_cv")
 
 
-@pytest.mark.integration
 def test_selected_model_and_network_round_trip_into_a_fresh_process(
     compared, airline_splits, store, tmp_path
 ):

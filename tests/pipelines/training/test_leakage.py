@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
@@ -17,12 +18,10 @@ from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_grid,
     build_feature_pipeline,
 )
-from sentiment_mlops.pipelines.training.nodes import (
-    _fit_candidate,
-    _raw_text_model,
-    build_search,
-    plan_candidate,
-)
+from sentiment_mlops.pipelines.training.candidates import plan_candidate
+from sentiment_mlops.pipelines.training.search import build_search, fit_candidate, raw_text_model
+
+pytestmark = pytest.mark.integration
 
 
 class RecordingLogisticRegression(LogisticRegression):
@@ -55,7 +54,7 @@ def test_smote_rows_never_reach_validation_folds_or_test(airline_splits, base_pa
     train = train.drop(train.index[train["label"] == "positive"][:60]).reset_index(drop=True)
     imbalance = {"strategy": "smote", "random_state": 0}
     feature_pipeline = build_feature_pipeline(base_parameters["vectorizer"], imbalance)
-    feature_grid = build_feature_grid({"sampler": ["smote"]}, imbalance)
+    feature_grid = build_feature_grid({}, imbalance)
     candidate = {
         "estimator": f"{__name__}.RecordingLogisticRegression",
         "params": {"max_iter": 300},
@@ -65,8 +64,8 @@ def test_smote_rows_never_reach_validation_folds_or_test(airline_splits, base_pa
     RecordingLogisticRegression.fitted.clear()
     RecordingLogisticRegression.scored.clear()
 
-    plan = plan_candidate(candidate, feature_pipeline, feature_grid, search)
-    candidate_fit = _fit_candidate(plan, train)
+    plan = plan_candidate(candidate, feature_pipeline, feature_grid, search, name="recording")
+    candidate_fit = fit_candidate(plan, train)
 
     texts, labels = train["clean_text"].to_numpy(), train["label"].to_numpy(dtype=object)
     folds = list(build_search(plan).cv.split(texts, labels))  # seeded: the folds it used
@@ -98,7 +97,7 @@ def test_smote_rows_never_reach_validation_folds_or_test(airline_splits, base_pa
     # The refit on the whole training split resampled too; the test split is scored as is.
     refit = RecordingLogisticRegression.fitted[-1]
     assert refit.shape[0] > len(train)
-    model = _raw_text_model(base_parameters["cleaning"], candidate_fit.model)
+    model = raw_text_model(base_parameters["cleaning"], candidate_fit.model)
     RecordingLogisticRegression.scored.clear()
     probabilities = model.predict_proba(test["text"])
     assert probabilities.shape == (len(test), 3)

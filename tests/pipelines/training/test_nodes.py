@@ -6,18 +6,20 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from sklearn.linear_model import LogisticRegression
 
+from sentiment_mlops.estimator_spec import build_estimator
 from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_grid,
     build_feature_pipeline,
 )
-from sentiment_mlops.pipelines.training.nodes import (
+from sentiment_mlops.pipelines.training.candidates import (
     all_candidates,
-    build_estimator,
     candidate_param_grid,
     plan_candidate,
     plan_candidates,
 )
 from sentiment_mlops.settings import CONFIG_LOADER_ARGS
+
+pytestmark = pytest.mark.unit
 
 
 def test_estimator_comes_from_import_path_and_params():
@@ -48,7 +50,7 @@ def test_nested_estimator_specs_become_objects():
 FEATURE_GRID = {"sampler": ["passthrough"], "vectorizer__word__max_features": [1000, 2000]}
 SEARCH = {"cv_folds": 3, "n_jobs": 1, "verbose": 0, "random_state": 0}
 BILSTM = {
-    "estimator": "sentiment_mlops.models.BiLSTMClassifier",
+    "estimator": "sentiment_mlops.networks.BiLSTMClassifier",
     "input": "text",
     "params": {"max_epochs": 1},
     "search": {"cv_folds": 0},
@@ -61,7 +63,7 @@ def feature_pipeline(base_parameters):
 
 
 def test_text_candidate_skips_the_feature_steps_and_their_grid(feature_pipeline):
-    plan = plan_candidate(BILSTM, feature_pipeline, FEATURE_GRID, SEARCH)
+    plan = plan_candidate(BILSTM, feature_pipeline, FEATURE_GRID, SEARCH, name="bilstm")
     assert [(name, step) for name, step in plan.pipeline.steps[:2]] == [
         ("vectorizer", "passthrough"),
         ("sampler", "passthrough"),
@@ -101,7 +103,7 @@ def test_nonsense_text_candidates_are_refused_before_any_fit(feature_pipeline, c
 def test_text_input_for_a_feature_matrix_classifier_is_an_error(feature_pipeline):
     candidate = {"estimator": "sklearn.linear_model.LogisticRegression", "input": "text"}
     with pytest.raises(ValueError, match="LogisticRegression takes a feature matrix"):
-        plan_candidate(candidate, feature_pipeline, FEATURE_GRID, SEARCH)
+        plan_candidate(candidate, feature_pipeline, FEATURE_GRID, SEARCH, name="lr")
 
 
 def test_extra_candidates_join_the_candidates_without_clashing():

@@ -1,7 +1,7 @@
 """The networks' optional lexicon inputs: which numbers reach the module, and that it reads them.
 
 Quality, determinism and round trips of a network with ``lexicon="vader"`` are checked with the
-other networks (``bilstm_lexicon`` in tests/models/conftest.py's ``SMALL``).
+other networks (``bilstm_lexicon`` in tests/networks/conftest.py's ``SMALL``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from sentiment_mlops.features import VaderLexiconFeatures
-from sentiment_mlops.models import BiLSTMClassifier, TransformerEncoderClassifier
+from sentiment_mlops.networks import BiLSTMClassifier, TransformerEncoderClassifier
+
+pytestmark = pytest.mark.unit
 
 TEXTS = [
     "great crew and a good flight",
@@ -97,18 +99,6 @@ def test_without_a_lexicon_the_module_gets_only_ids_and_mask():
     ).fit(TEXTS, LABELS)
     assert network._batch(network._inputs(TEXTS), np.arange(2), torch.device("cpu"))[2] == {}
     assert not any(name.startswith("valence") for name in network.module_.state_dict())
-
-
-def test_a_network_pickled_before_the_lexicon_option_still_predicts():
-    network = BiLSTMClassifier(
-        embedding_dim=8, hidden_size=8, max_epochs=1, validation_fraction=0, verbose=False
-    ).fit(TEXTS, LABELS)
-    state = network.__getstate__()
-    del state["lexicon"]  # what a pickle from before the option holds
-    old = BiLSTMClassifier.__new__(BiLSTMClassifier)
-    old.__setstate__(state)
-    assert old.get_params()["lexicon"] is None
-    np.testing.assert_array_equal(old.predict_proba(TEXTS), network.predict_proba(TEXTS))
 
 
 def test_an_unknown_lexicon_is_a_clear_error():

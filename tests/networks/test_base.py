@@ -18,9 +18,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import f1_score, make_scorer
 from sklearn.model_selection import GridSearchCV, train_test_split
 
-from sentiment_mlops.models import BiLSTMClassifier
+from sentiment_mlops.networks import BiLSTMClassifier
 from sentiment_mlops.text_cleaning import TextCleaner
-from tests.models.conftest import SMALL, majority_macro_f1, small_model
+from tests.networks.conftest import SMALL, majority_macro_f1, small_model
 
 
 @pytest.fixture(params=sorted(SMALL))
@@ -28,6 +28,7 @@ def fitted(request, fitted_networks):
     return fitted_networks[request.param]
 
 
+@pytest.mark.integration
 def test_beats_the_majority_class_on_held_out_tweets(fitted, airline_texts):
     predicted = fitted.predict(airline_texts["test_text"])
     macro_f1 = f1_score(airline_texts["test_label"], predicted, average="macro")
@@ -35,6 +36,7 @@ def test_beats_the_majority_class_on_held_out_tweets(fitted, airline_texts):
     assert macro_f1 > baseline + 0.15, (macro_f1, baseline)
 
 
+@pytest.mark.integration
 def test_probabilities_follow_classes_order(fitted, airline_texts):
     network = fitted.named_steps["classifier"]
     probabilities = fitted.predict_proba(airline_texts["test_text"])
@@ -45,6 +47,7 @@ def test_probabilities_follow_classes_order(fitted, airline_texts):
     assert (predicted == network.classes_[probabilities.argmax(axis=1)]).all()
 
 
+@pytest.mark.integration
 def test_keeps_the_weights_of_the_best_validation_epoch(fitted, airline_texts):
     network = fitted.named_steps["classifier"]
     scores = [epoch["val_macro_f1"] for epoch in network.history_]
@@ -62,6 +65,7 @@ def test_keeps_the_weights_of_the_best_validation_epoch(fitted, airline_texts):
     assert now == pytest.approx(max(scores))
 
 
+@pytest.mark.integration
 def test_clone_gives_an_unfitted_copy_with_the_same_params(fitted):
     copy = clone(fitted)
     assert copy.get_params()["classifier__max_epochs"] == 3
@@ -71,6 +75,7 @@ def test_clone_gives_an_unfitted_copy_with_the_same_params(fitted):
     assert copy.named_steps["classifier"].max_epochs == 7
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_same_seed_same_probabilities_on_cpu(name, airline_texts, tracking_uri):
     texts, labels = airline_texts["train_text"][:400], airline_texts["train_label"][:400]
@@ -89,6 +94,7 @@ def test_same_seed_same_probabilities_on_cpu(name, airline_texts, tracking_uri):
     assert [metric.value for metric in history] == [e["val_macro_f1"] for e in network.history_]
 
 
+@pytest.mark.integration
 def test_different_seeds_give_different_networks(airline_texts):
     texts, labels = airline_texts["train_text"][:200], airline_texts["train_label"][:200]
     one = small_model("bilstm", max_epochs=1, random_state=1).fit(texts, labels)
@@ -96,6 +102,7 @@ def test_different_seeds_give_different_networks(airline_texts):
     assert not np.array_equal(one.predict_proba(texts[:20]), two.predict_proba(texts[:20]))
 
 
+@pytest.mark.integration
 def test_stops_early_when_validation_does_not_improve(airline_texts):
     texts, labels = airline_texts["train_text"][:200], airline_texts["train_label"][:200]
     # With a zero learning rate no epoch beats the first: patience 1 stops after epoch 2.
@@ -104,6 +111,7 @@ def test_stops_early_when_validation_does_not_improve(airline_texts):
     assert (network.n_epochs_, network.best_epoch_) == (2, 1)
 
 
+@pytest.mark.integration
 def test_grid_search_tunes_the_comparison_shaped_pipeline(airline_texts):
     """The comparison's imblearn Pipeline(cleaner, vectorizer, sampler, classifier) holds a
     network once vectorizer and sampler are "passthrough": the network reads the cleaned text."""
@@ -128,6 +136,7 @@ def test_grid_search_tunes_the_comparison_shaped_pipeline(airline_texts):
     assert search.predict_proba(texts[:5]).shape == (5, 3)
 
 
+@pytest.mark.unit
 def test_balanced_class_weights_are_inverse_class_frequencies():
     network = BiLSTMClassifier()
     network.classes_ = np.array(["negative", "neutral", "positive"])
@@ -137,6 +146,7 @@ def test_balanced_class_weights_are_inverse_class_frequencies():
     np.testing.assert_allclose(network._loss_weights(np.array([0, 1, 2])), [1.0, 3.0, 1.0])
 
 
+@pytest.mark.integration
 def test_integer_labels_come_back_as_integers(airline_texts):
     texts = airline_texts["train_text"][:120]
     labels = [
@@ -148,6 +158,7 @@ def test_integer_labels_come_back_as_integers(airline_texts):
     assert set(model.predict(texts[:10]).tolist()) <= {0, 1, 2}
 
 
+@pytest.mark.unit
 def test_bad_input_says_what_is_wrong():
     network = BiLSTMClassifier(verbose=False)
     with pytest.raises(TypeError, match=r"X\[1\] is float .*not a str"):
@@ -162,12 +173,14 @@ def test_bad_input_says_what_is_wrong():
         network.fit("fine", ["positive"])
 
 
+@pytest.mark.unit
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without CUDA")
 def test_asking_for_cuda_without_it_is_a_clear_error():
     with pytest.raises(ValueError, match="CUDA is not available"):
         BiLSTMClassifier(device="cuda", validation_fraction=0).fit(["a b", "c d"], ["x", "y"])
 
 
+@pytest.mark.integration
 def test_pickling_leaves_the_fitted_estimator_usable(airline_texts):
     texts, labels = airline_texts["train_text"][:200], airline_texts["train_label"][:200]
     model = small_model("bilstm", max_epochs=1).fit(texts, labels)

@@ -8,7 +8,15 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.dummy import DummyClassifier
 
-from sentiment_mlops.registry import promote_if_better, register_model_version, split_fingerprint
+from sentiment_mlops.api.settings import Settings
+from sentiment_mlops.datasets.packaged_model_dataset import PackagedModelDataset
+from sentiment_mlops.mlflow_registry import (
+    CHAMPION_ALIAS,
+    REGISTERED_MODEL_NAME,
+    promote_if_better,
+    register_model_version,
+    split_fingerprint,
+)
 
 NAME = "sentiment"
 TEST_SPLIT = pd.DataFrame(
@@ -38,6 +46,7 @@ def _champion(client: MlflowClient) -> str:
     return str(client.get_model_version_by_alias(NAME, "champion").version)
 
 
+@pytest.mark.integration
 def test_first_version_becomes_champion(client):
     version = _register()
     decision = promote_if_better(
@@ -47,6 +56,7 @@ def test_first_version_becomes_champion(client):
     assert _champion(client) == version
 
 
+@pytest.mark.integration
 def test_worse_version_does_not_take_champion_and_the_run_says_why(client):
     first = _register()
     promote_if_better(
@@ -72,6 +82,7 @@ def test_worse_version_does_not_take_champion_and_the_run_says_why(client):
     assert logged.metrics["promotion.champion_macro_f1"] == 0.70
 
 
+@pytest.mark.integration
 def test_better_or_equal_version_takes_champion(client):
     first = _register()
     promote_if_better(
@@ -91,6 +102,7 @@ def test_better_or_equal_version_takes_champion(client):
     assert client.get_model_version(NAME, better).tags["test_macro_f1"] == "0.75"
 
 
+@pytest.mark.integration
 def test_scores_on_other_test_data_are_not_compared(client):
     first = _register()
     promote_if_better(
@@ -114,8 +126,33 @@ def test_scores_on_other_test_data_are_not_compared(client):
     assert _champion(client) == first
 
 
+@pytest.mark.unit
 def test_fingerprint_ignores_row_order_and_names_missing_columns():
     shuffled = TEST_SPLIT.iloc[::-1]
     assert split_fingerprint(shuffled) == split_fingerprint(TEST_SPLIT)
+    # Derived columns (the cleaned text, the source name) do not change which data it is.
+    derived = TEST_SPLIT.assign(clean_text=["a", "b", "c"], source="airline")
+    assert split_fingerprint(derived) == split_fingerprint(TEST_SPLIT)
+    relabelled = TEST_SPLIT.assign(label=["positive", "negative", "positive"])
+    assert split_fingerprint(relabelled) != split_fingerprint(TEST_SPLIT)
     with pytest.raises(ValueError, match="'text' and 'label'"):
         split_fingerprint(TEST_SPLIT.drop(columns="label"))
+
+
+@pytest.mark.integration
+def test_champion_alias_is_the_promotions_the_apis_and_batch_scorings(client, monkeypatch):
+    monkeypatch.delenv("SENTIMENT_MODEL_URI", raising=False)
+    champion_uri = f"models:/{REGISTERED_MODEL_NAME}@{CHAMPION_ALIAS}"
+    assert Settings().model_uri == champion_uri
+    assert PackagedModelDataset().model_uri == champion_uri
+    version = _register()
+    promote_if_better(
+        NAME, version, 0.5, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
+    )
+    assert str(client.get_model_version_by_alias(NAME, CHAMPION_ALIAS).version) == version
+
+
+@pytest.mark.unit
+def test_batch_scoring_can_name_another_alias_or_a_version():
+    assert PackagedModelDataset(alias="challenger").model_uri == "models:/sentiment@challenger"
+    assert PackagedModelDataset(stage_or_version=3).model_uri == "models:/sentiment/3"

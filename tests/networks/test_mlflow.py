@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.models.conftest import probabilities_from_fresh_process
+from tests.networks.conftest import probabilities_from_fresh_process
+
+pytestmark = pytest.mark.integration
 
 
-@pytest.mark.integration
 def test_models_round_trip_through_mlflow_into_a_fresh_process(
     fitted_networks, fine_tuned, airline_texts, tmp_path, tracking_uri
 ):

@@ -7,12 +7,14 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from sentiment_mlops.models import TransformerFineTuneClassifier
-from sentiment_mlops.models.finetune import TINY_BERT_CONFIG
+from sentiment_mlops.networks import TransformerFineTuneClassifier
+from sentiment_mlops.networks.finetune import TINY_BERT_CONFIG
 from sentiment_mlops.text_cleaning import TextCleaner
-from tests.models.conftest import majority_macro_f1
+from tests.networks.conftest import majority_macro_f1
+from tests.text_estimator_checks import parametrize_with_text_checks
 
 
+@pytest.mark.integration
 def test_tiny_random_model_trains_and_beats_the_majority_class(fine_tuned, airline_texts):
     network = fine_tuned.named_steps["classifier"]
     assert network.model_config_.model_type == "bert"
@@ -23,6 +25,7 @@ def test_tiny_random_model_trains_and_beats_the_majority_class(fine_tuned, airli
     assert macro_f1 > majority_macro_f1(airline_texts["train_label"], airline_texts["test_label"])
 
 
+@pytest.mark.integration
 def test_named_model_loads_pretrained_weights_and_tokenizer(fine_tuned, airline_texts, tmp_path):
     """``model_name`` goes through from_pretrained: here a local directory instead of the hub."""
     pretrained = fine_tuned.named_steps["classifier"]
@@ -42,9 +45,27 @@ def test_named_model_loads_pretrained_weights_and_tokenizer(fine_tuned, airline_
     )
 
 
+@pytest.mark.unit
 def test_model_config_without_model_type_is_a_clear_error():
     estimator = TransformerFineTuneClassifier(
         model_config={"hidden_size": 32}, validation_fraction=0, verbose=False
     )
     with pytest.raises(ValueError, match="needs a 'model_type'"):
         estimator.fit(["good flight", "bad flight"], ["positive", "negative"])
+
+
+@pytest.mark.unit
+@parametrize_with_text_checks(
+    [
+        TransformerFineTuneClassifier(
+            model_config={**TINY_BERT_CONFIG, "hidden_size": 8, "intermediate_size": 16},
+            vocab_size=100,
+            min_frequency=1,
+            max_epochs=1,
+            device="cpu",
+            verbose=False,
+        )
+    ]
+)
+def test_fine_tuning_follows_scikit_learn_conventions(estimator, check):
+    check(estimator)

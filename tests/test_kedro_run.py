@@ -1,21 +1,18 @@
-"""End to end: `kedro run` as a user types it, on a 2,000-tweet sample, tracked in a real MLflow store."""
+"""End to end: `kedro run` as a user types it (the session's trained project: a 1,500-tweet
+sample, conf/test's candidates), tracked in a real MLflow store."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
 import pytest
-import yaml
 
-from sentiment_mlops.datasets.raw_files import sha256_of
+from tests.support.projects import kedro
 
 pytestmark = pytest.mark.integration
+
 
 METRIC_KEYS = {"accuracy", "macro_precision", "macro_recall", "macro_f1"} | {
     f"{name}_{metric}"
@@ -24,63 +21,22 @@ METRIC_KEYS = {"accuracy", "macro_precision", "macro_recall", "macro_f1"} | {
 }
 
 
-def kedro(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    kedro_cli = Path(sys.executable).with_name("kedro")
-    return subprocess.run(
-        [str(kedro_cli), *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+@pytest.fixture(scope="module")
+def sample_project(trained_model, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A private copy of the session's trained project: the tests below run pipelines in it."""
+    project = trained_model.copy(tmp_path_factory.mktemp("kedro_run") / "project")
+    return project.workdir, project.env()
 
 
 @pytest.fixture(scope="module")
-def sample_project(tmp_path_factory, project_root, airline_sample) -> tuple[Path, dict[str, str]]:
-    """A copy of the project's configuration whose `raw_texts` is a sample written at test time."""
-    project = tmp_path_factory.mktemp("project")
-    shutil.copy(project_root / "pyproject.toml", project)
-    shutil.copytree(project_root / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
-    (project / "src").mkdir()  # Kedro wants the source dir; the package itself is installed
-    sample_file = project / "data" / "01_raw" / "sample" / "airline_2000.csv"
-    sample_file.parent.mkdir(parents=True)
-    airline_sample.to_csv(sample_file, index=False)
-    local = project / "conf" / "local"
-    local.mkdir()
-    (local / "catalog.yml").write_text(
-        yaml.safe_dump(
-            {
-                "raw_texts": {
-                    "type": "sentiment_mlops.datasets.SentimentSourceDataset",
-                    "reader": "csv",
-                    "files": [
-                        {"path": "sample/airline_2000.csv", "sha256": sha256_of(sample_file)}
-                    ],
-                }
-            }
-        )
-    )
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'tracking.db'}",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "true",
-    }
-    return project, env
-
-
-@pytest.fixture(scope="module")
-def default_run(sample_project) -> tuple[Path, subprocess.CompletedProcess]:
-    project, env = sample_project
-    result = kedro(project, "run", env=env)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return project, result
+def default_run(sample_project) -> Path:
+    """The project after its `kedro run` (the one that trained the session's model)."""
+    project, _ = sample_project
+    return project
 
 
 def test_metrics_json_has_every_documented_key(default_run):
-    project, _ = default_run
+    project = default_run
     metrics = json.loads((project / "data" / "08_reporting" / "metrics.json").read_text())
     assert METRIC_KEYS <= set(metrics)
     assert all(isinstance(value, float) and 0 <= value <= 1 for value in metrics.values())
@@ -95,7 +51,7 @@ def test_mlflow_run_has_params_metrics_and_plots(default_run, sample_project):
     parents = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
     assert len(parents) == 1
     run = parents[0]
-    # One nested run per candidate model of conf/base/parameters_training.yml.
+    # One nested run per candidate model of the run's parameters.
     candidates = {key.split(".")[1] for key in run.data.params if key.startswith("candidates.")}
     nested = [
         other for other in runs if other.data.tags.get("mlflow.parentRunId") == run.info.run_id

@@ -12,10 +12,12 @@ import time
 
 import pytest
 
-from sentiment_mlops._testing.servers import free_port
-from tests.integration.s3.conftest import SOURCE, AwsProject, S3Server, kedro, object_etags
+from tests.support.projects import kedro
+from tests.support.servers import free_port
+from tests.system.s3.conftest import SOURCE, AwsProject, S3Server, object_etags
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.system
+
 
 # Kedro, MLflow and the project take ~10-20 s to start on a busy 2-core machine; a fault
 # must not add minutes of retries on top (AWS_MAX_ATTEMPTS=2 in the test environment).

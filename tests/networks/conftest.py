@@ -23,13 +23,13 @@ from sklearn.metrics import f1_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
-from sentiment_mlops.models import (  # noqa: E402
+from sentiment_mlops.mlflow_registry import log_sklearn_model  # noqa: E402
+from sentiment_mlops.networks import (  # noqa: E402
     BiLSTMClassifier,
     RegionCNNClassifier,
     TransformerEncoderClassifier,
     TransformerFineTuneClassifier,
 )
-from sentiment_mlops.registry import log_sklearn_model  # noqa: E402
 from sentiment_mlops.text_cleaning import TextCleaner  # noqa: E402
 
 
@@ -107,7 +107,7 @@ def majority_macro_f1(train_labels: list[str], test_labels: list[str]) -> float:
 def probabilities_from_fresh_process(
     models: dict[str, object], texts: list[str], tmp_path: Path, tracking_uri: str
 ) -> dict[str, np.ndarray]:
-    """Log each model the project's way (``registry.log_sklearn_model``) to the MLflow store at
+    """Log each model the project's way (``mlflow_registry.log_sklearn_model``) to the MLflow store at
     ``tracking_uri`` (made current by the caller), load them all in one new Python process, and
     return that process's probabilities for ``texts``."""
     uris = {}

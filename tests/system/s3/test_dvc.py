@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.s3.conftest import S3Server, copy_project, mirror_dir
+from tests.system.s3.conftest import S3Server, copy_project, mirror_dir
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.system
+
 
 RAW = "data/01_raw/twitter_airline_sentiment/Tweets.csv"
 STAGES = {"data_processing", "feature_engineering", "training", "calibration", "evaluation"}

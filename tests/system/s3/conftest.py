@@ -21,7 +21,8 @@ import pytest
 import s3fs
 from mlflow.tracking import MlflowClient
 
-from sentiment_mlops._testing.servers import free_port, start_server
+from tests.support.projects import kedro, use_test_candidates
+from tests.support.servers import free_port, start_server
 
 HERE = Path(__file__).parent
 PROJECT_ROOT = HERE.parents[2]
@@ -151,7 +152,8 @@ def mlflow_server(
 
 
 def copy_project(destination: Path) -> Path:
-    """Copy the project's versioned files (what a clean clone has) to ``destination``.
+    """Copy the project's versioned files (what a clean clone has) to ``destination``, with
+    conf/test's small candidate set in its conf/base: these tests are about S3 and DVC.
 
     Data files of this checkout (earlier runs) stay behind, except the committed pointers.
     """
@@ -168,20 +170,8 @@ def copy_project(destination: Path) -> Path:
             target = destination / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    use_test_candidates(destination)
     return destination
-
-
-def kedro(project: Path, *args: str, env: dict[str, str], timeout: int = 300):
-    """Run the ``kedro`` CLI of this venv in ``project``; returns the CompletedProcess."""
-    return subprocess.run(
-        [Path(sys.executable).parent / "kedro", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def mirror_dir() -> Path:
@@ -247,7 +237,7 @@ def aws_project(
     )
     files_before = local_files(project)
     upload = subprocess.run(
-        [sys.executable, "-m", "sentiment_mlops.datasets.upload_raw", "--source", SOURCE],
+        [sys.executable, "-m", "sentiment_mlops", "upload-raw", "--source", SOURCE, "--env", "aws"],
         cwd=project,
         env=env,
         capture_output=True,

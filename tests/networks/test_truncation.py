@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from sentiment_mlops.models import (
+from sentiment_mlops.networks import (
     BiLSTMClassifier,
     RegionCNNClassifier,
     TransformerEncoderClassifier,
 )
-from sentiment_mlops.models.base import truncate
+from sentiment_mlops.networks.base import truncate
+
+pytestmark = pytest.mark.unit
 
 TEXTS = ["great crew good flight", "awful delay rude crew"] * 3
 LABELS = ["positive", "negative"] * 3
@@ -61,25 +62,6 @@ def test_head_tail_feeds_the_network_the_first_and_last_tokens_and_their_valence
     assert inputs.valence[0][1] == 0
     assert inputs.valence[0][2] > 0
     assert inputs.valence[0][3] == 0
-
-
-def test_a_network_pickled_before_the_truncation_option_cuts_the_head():
-    network = BiLSTMClassifier(
-        embedding_dim=8,
-        hidden_size=8,
-        max_length=2,
-        max_epochs=1,
-        validation_fraction=0,
-        min_frequency=1,
-        verbose=False,
-    ).fit(TEXTS, LABELS)
-    state = network.__getstate__()
-    del state["truncation"]  # what a pickle from before the option holds
-    old = BiLSTMClassifier.__new__(BiLSTMClassifier)
-    old.__setstate__(state)
-    assert old.get_params()["truncation"] == "head"
-    assert old._encode([LONG]) == network._encode(["great crew"])
-    np.testing.assert_array_equal(old.predict_proba([LONG]), network.predict_proba([LONG]))
 
 
 def test_an_unknown_truncation_is_a_clear_error():

@@ -1,15 +1,15 @@
 """The region-embedding CNN computes Johnson & Zhang's bow-CNN: each token's region is the sum of
 its words' embeddings, max-pooled over real tokens only. The shared network checks (fit, seed,
-early stopping, MLflow round trip) run on it through ``SMALL`` in tests/models/conftest.py."""
+early stopping, MLflow round trip) run on it through ``SMALL`` in tests/networks/conftest.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from sentiment_mlops.models import RegionCNNClassifier
-from sentiment_mlops.models.networks import RegionCNNNet
-from tests.models.conftest import small_model
+from sentiment_mlops.networks import RegionCNNClassifier
+from sentiment_mlops.networks.architectures import RegionCNNNet
+from tests.networks.conftest import small_model
 
 PAD = 0
 
@@ -41,6 +41,7 @@ def _by_hand(net: RegionCNNNet, tokens: list[int]) -> torch.Tensor:
     return net.head(torch.stack(regions).amax(0))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("region_size", [1, 2, 3, 5])
 def test_logits_are_the_max_over_tokens_of_summed_region_embeddings(region_size):
     net = _net(region_size)
@@ -53,6 +54,7 @@ def test_logits_are_the_max_over_tokens_of_summed_region_embeddings(region_size)
             torch.testing.assert_close(logits[row], _by_hand(net, tokens))
 
 
+@pytest.mark.unit
 def test_padding_does_not_change_a_texts_logits():
     net = _net(3)
     alone = torch.tensor([[4, 11, 6]])
@@ -63,6 +65,7 @@ def test_padding_does_not_change_a_texts_logits():
         )
 
 
+@pytest.mark.integration
 def test_word_order_matters_within_a_region_of_three_but_not_of_one(airline_texts):
     texts, labels = airline_texts["train_text"][:300], airline_texts["train_label"][:300]
     models = {
@@ -75,6 +78,7 @@ def test_word_order_matters_within_a_region_of_three_but_not_of_one(airline_text
     assert not torch.allclose(torch.tensor(three[0]), torch.tensor(three[1]))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("region_size", [0, -1, 2.5, True])
 def test_a_bad_region_size_is_a_clear_error(region_size, airline_texts):
     texts, labels = airline_texts["train_text"][:60], airline_texts["train_label"][:60]
@@ -83,6 +87,7 @@ def test_a_bad_region_size_is_a_clear_error(region_size, airline_texts):
         model.fit(texts, labels)
 
 
+@pytest.mark.integration
 def test_takes_the_lexicon_inputs(airline_texts):
     texts, labels = airline_texts["train_text"][:200], airline_texts["train_label"][:200]
     model = small_model("region_cnn", lexicon="vader", max_epochs=1).fit(texts, labels)

@@ -29,10 +29,11 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sentiment_mlops._testing.servers import answers, free_port, start_server, wait_until
-from tests.conftest import PROJECT_ROOT, raw_source_files, shared_trained_model
+from tests.conftest import PROJECT_ROOT, raw_source_files
+from tests.support.servers import answers, free_port, start_server, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.system
+
 
 BASE_IMAGE = "local/python:3.11-slim"
 IMAGE = "sentiment-mlops:smoke-test"
@@ -165,13 +166,14 @@ def image(docker: Docker) -> str:
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    """The registered model of a small real training run, as a directory the container reads."""
-    trained = shared_trained_model(tmp_path_factory)
+def model_dir(trained_model, tmp_path_factory) -> Path:
+    """The registered model of the session's training run, as a directory the container reads."""
     target = tmp_path_factory.mktemp("served_model")
     # Through a client bound to the run's store: no global MLflow state left for other tests.
-    client = MlflowClient(tracking_uri=trained.tracking_uri, registry_uri=trained.tracking_uri)
-    stored = client.get_model_version_download_uri("sentiment", trained.version)
+    client = MlflowClient(
+        tracking_uri=trained_model.tracking_uri, registry_uri=trained_model.tracking_uri
+    )
+    stored = client.get_model_version_download_uri("sentiment", trained_model.version)
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=stored, dst_path=str(target)))
     # The container runs as UID 999; pytest's temporary directories are private to root.
     for path in [target, *target.rglob("*")]:

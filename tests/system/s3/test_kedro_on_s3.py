@@ -23,7 +23,7 @@ from mlflow.tracking import MlflowClient
 from sentiment_mlops.api.model import ServedModel
 from sentiment_mlops.pipeline_registry import REGISTERED_MODEL_NAME
 from sentiment_mlops.prediction import predict_frame
-from tests.integration.s3.conftest import (
+from tests.system.s3.conftest import (
     SOURCE,
     AwsProject,
     MlflowServer,
@@ -36,7 +36,8 @@ from tests.integration.s3.conftest import (
     tracked_runs,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.system
+
 
 UNVERSIONED = [
     "02_intermediate/canonical_texts.parquet",
