@@ -1,0 +1,104 @@
+"""The results table of the README and the docs, generated from ``benchmarks/results/quality.json``.
+
+One row per data source: the champion (the candidate ranked first on the validation split), its
+test metrics and the wall time of the whole run, with the command that measured them. The table
+is written between ``<!-- results:start -->`` and ``<!-- results:end -->`` in README.md and in
+every page under docs/ that has those markers, so no number in them is typed by hand.
+
+    python scripts/results_table.py            # print the table
+    python scripts/results_table.py --write    # rewrite it in every file with the markers
+    python scripts/results_table.py --check    # exit 1 if a file's table is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+QUALITY_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "quality.json"
+START = "<!-- results:start -->"
+END = "<!-- results:end -->"
+HEADER = (
+    "| source | champion | test accuracy | test macro-F1 | test macro-recall | wall time | command |\n"
+    "|---|---|---:|---:|---:|---:|---|"
+)
+
+
+def wall_time(seconds: float) -> str:
+    """``289.1`` -> ``4 min 49 s``: the whole run, to the second."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def results_table(results: dict) -> str:
+    """The markdown table of ``quality.json``'s results, one row per source, by source name."""
+    rows = [HEADER]
+    for source in sorted(results):
+        result = results[source]
+        champion = min(result["comparison"], key=lambda row: row["rank"])["model"]
+        test = result["test_metrics"]
+        rows.append(
+            f"| {source} | {champion} | {test['accuracy']:.3f} | {test['macro_f1']:.3f} "
+            f"| {test['macro_recall']:.3f} | {wall_time(result['wall_time_s'])} "
+            f"| `{result['command']}` |"
+        )
+    return "\n".join(rows)
+
+
+def with_table(text: str, table: str, path: Path) -> str:
+    """``text`` with the part between the markers replaced by ``table``."""
+    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
+        raise ValueError(f"{path}: expected one {START} followed by one {END}")
+    head, rest = text.split(START)
+    _, tail = rest.split(END)
+    return f"{head}{START}\n{table}\n{END}{tail}"
+
+
+def marked_files(root: Path = PROJECT_ROOT) -> list[Path]:
+    """README.md and every docs page that carries the start marker."""
+    pages = sorted(page for page in (root / "docs").rglob("*.md") if START in page.read_text())
+    return [root / "README.md", *pages]
+
+
+def stale_files(table: str, root: Path = PROJECT_ROOT) -> list[Path]:
+    """The files whose table differs from ``table``."""
+    return [
+        path
+        for path in marked_files(root)
+        if with_table(path.read_text(), table, path) != path.read_text()
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print, write or check the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument(
+        "--write", action="store_true", help="rewrite the table in every marked file"
+    )
+    action.add_argument("--check", action="store_true", help="exit 1 if a marked file is stale")
+    args = parser.parse_args(argv)
+
+    table = results_table(json.loads(QUALITY_RESULTS.read_text()))
+    if args.write:
+        for path in stale_files(table):
+            path.write_text(with_table(path.read_text(), table, path))
+            print(f"rewrote the results table in {path.relative_to(PROJECT_ROOT)}")  # noqa: T201
+    elif args.check:
+        stale = stale_files(table)
+        for path in stale:
+            print(  # noqa: T201
+                f"{path.relative_to(PROJECT_ROOT)}: results table is stale; "
+                "run `python scripts/results_table.py --write`"
+            )
+        return 1 if stale else 0
+    else:
+        print(table)  # noqa: T201 - the table is this script's output
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
