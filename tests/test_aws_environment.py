@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from kedro.framework.project import settings
+from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 pytestmark = pytest.mark.unit
@@ -74,6 +75,20 @@ def test_every_file_dataset_is_on_s3(aws_settings: None, source: str) -> None:
     assert not not_on_s3, (
         f"These conf/base datasets have no s3:// override in conf/aws/catalog.yml: {not_on_s3}"
     )
+
+
+def test_a_session_in_aws_builds_its_catalog_on_s3(
+    aws_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The catalog a run gets, not only its configuration: building the run's pipelines
+    while the session starts must not swap the globals it resolves paths with."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
+    bootstrap_project(PROJECT_ROOT)
+    with KedroSession.create(project_path=PROJECT_ROOT, env="aws") as session:
+        catalog = session.load_context().catalog
+        protocols = {name: catalog[name]._protocol for name in ("canonical_texts", "train_split")}
+    assert protocols == {"canonical_texts": "s3", "train_split": "s3"}
 
 
 def test_models_and_metrics_are_versioned_on_s3(aws_settings: None) -> None:

@@ -6,8 +6,9 @@ builds the pipelines lazily, after the session has created the run's context, so
 :class:`RunParametersHook` keeps that context's parameters (environment and ``--params``
 applied) for ``register_pipelines`` and makes Kedro build the pipelines again for them.
 Without a session (``kedro registry``, kedro-viz without ``--include-hooks``, a direct
-call) the parameters are read from ``conf/`` of the working directory in the environment
-``KEDRO_ENV`` names, or the default one, as a session would.
+call) the parameters are read from ``conf/`` of the project the working directory is in
+(a notebook's too), in the environment ``KEDRO_ENV`` names, or the default one, as a
+session would.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from kedro.config import OmegaConfigLoader
 from kedro.framework import project
 from kedro.framework.hooks import hook_impl
+from kedro.utils import find_kedro_project
 
 _context_parameters: dict[str, Any] | None = None
 
@@ -30,8 +32,9 @@ def run_parameters() -> dict[str, Any]:
     # Imported here: the project settings import this module's hook.
     from sentiment_mlops.settings import CONFIG_LOADER_ARGS  # noqa: PLC0415
 
+    project_path = find_kedro_project(Path.cwd()) or Path.cwd()  # notebooks/ is inside it
     loader = OmegaConfigLoader(
-        conf_source=str(Path.cwd() / "conf"), env=os.getenv("KEDRO_ENV"), **CONFIG_LOADER_ARGS
+        conf_source=str(project_path / "conf"), env=os.getenv("KEDRO_ENV"), **CONFIG_LOADER_ARGS
     )
     return loader["parameters"]
 
@@ -43,7 +46,11 @@ class RunParametersHook:
     def after_context_created(self, context: Any) -> None:
         """Keep the context's parameters and drop pipelines built for other parameters."""
         global _context_parameters  # noqa: PLW0603 - Kedro's hooks and registry share no state
-        _context_parameters = context.params
+        # Not `context.params`: validating them builds every pipeline, which would call
+        # run_parameters() before it has them. Its fallback loader would then register its
+        # own `globals:` resolver in place of the run's (OmegaConf keeps one per process),
+        # and the catalog would resolve its paths with another environment's globals.
+        _context_parameters = context.config_loader["parameters"]
         if project.PACKAGE_NAME:
             project.pipelines.configure(f"{project.PACKAGE_NAME}.pipeline_registry")
 

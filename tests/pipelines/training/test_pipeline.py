@@ -6,6 +6,7 @@ import pytest
 from imblearn.over_sampling import SMOTE
 from kedro.config import OmegaConfigLoader
 
+from sentiment_mlops import run_parameters as run_parameters_module
 from sentiment_mlops.pipeline_registry import configured_candidates
 from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_grid,
@@ -118,6 +119,20 @@ def test_without_a_session_the_candidates_come_from_kedro_env(project_root, monk
     would: KEDRO_ENV's, from conf/ of the working directory."""
     monkeypatch.chdir(project_root)
     monkeypatch.setenv("KEDRO_ENV", "test")
+    # No session: an earlier test's session may have loaded a context and never run.
+    monkeypatch.setattr(run_parameters_module, "_context_parameters", None)
+    assert list(configured_candidates(run_parameters())) == [
+        "logistic_regression",
+        "complement_nb",
+        "nbsvm",
+    ]
+
+
+def test_without_a_session_a_notebook_folder_reads_the_project_conf(project_root, monkeypatch):
+    """A kernel started in notebooks/ builds the pipelines from the project's conf/."""
+    monkeypatch.chdir(project_root / "notebooks")
+    monkeypatch.setenv("KEDRO_ENV", "test")
+    monkeypatch.setattr(run_parameters_module, "_context_parameters", None)
     assert list(configured_candidates(run_parameters())) == [
         "logistic_regression",
         "complement_nb",

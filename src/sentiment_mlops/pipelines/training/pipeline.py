@@ -11,7 +11,7 @@ before the first fit: one misconfigured candidate stops the run before anything 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import partial
+from functools import partial, update_wrapper
 from typing import Any
 
 from kedro.pipeline import Node, Pipeline, pipeline
@@ -30,10 +30,9 @@ SHARED_PARAMETERS = {
 
 
 def _named(function: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """``function`` with its ``name`` argument bound, still showing the function's own name."""
-    bound = partial(function, name=name)
-    bound.__name__ = function.__name__  # type: ignore[attr-defined]
-    return bound
+    """``function`` with its ``name`` argument bound, still showing the function's own name,
+    docstring and type hints (which Kedro reads to validate parameters)."""
+    return update_wrapper(partial(function, name=name), function)
 
 
 def candidate_pipeline(name: str, parameter: str) -> Pipeline:
