@@ -46,12 +46,19 @@ def _champion(client: MlflowClient) -> str:
     return str(client.get_model_version_by_alias(NAME, "champion").version)
 
 
+def _promote(
+    version: str, macro_f1: float, split: pd.DataFrame = TEST_SPLIT, source: str = "airline"
+):
+    """Offer ``version``, scored ``macro_f1`` on ``split`` of ``source``, for champion."""
+    return promote_if_better(
+        NAME, version, macro_f1, data_source=source, test_split_sha256=split_fingerprint(split)
+    )
+
+
 @pytest.mark.integration
 def test_first_version_becomes_champion(client):
     version = _register()
-    decision = promote_if_better(
-        NAME, version, 0.70, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
-    )
+    decision = _promote(version, 0.70)
     assert decision.promoted and decision.champion_version is None
     assert _champion(client) == version
 
@@ -59,18 +66,10 @@ def test_first_version_becomes_champion(client):
 @pytest.mark.integration
 def test_worse_version_does_not_take_champion_and_the_run_says_why(client):
     first = _register()
-    promote_if_better(
-        NAME, first, 0.70, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
-    )
+    _promote(first, 0.70)
     worse = _register()
     with mlflow.start_run() as run:
-        decision = promote_if_better(
-            NAME,
-            worse,
-            0.65,
-            data_source="airline",
-            test_split_sha256=split_fingerprint(TEST_SPLIT),
-        )
+        decision = _promote(worse, 0.65)
 
     assert not decision.promoted
     assert _champion(client) == first
@@ -85,18 +84,12 @@ def test_worse_version_does_not_take_champion_and_the_run_says_why(client):
 @pytest.mark.integration
 def test_better_or_equal_version_takes_champion(client):
     first = _register()
-    promote_if_better(
-        NAME, first, 0.70, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
-    )
+    _promote(first, 0.70)
     equal = _register()
-    assert promote_if_better(
-        NAME, equal, 0.70, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
-    ).promoted
+    assert _promote(equal, 0.70).promoted
     assert _champion(client) == equal
     better = _register()
-    decision = promote_if_better(
-        NAME, better, 0.75, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
-    )
+    decision = _promote(better, 0.75)
     assert decision.promoted and decision.champion_macro_f1 == 0.70
     assert _champion(client) == better
     assert client.get_model_version(NAME, better).tags["test_macro_f1"] == "0.75"
@@ -105,23 +98,13 @@ def test_better_or_equal_version_takes_champion(client):
 @pytest.mark.integration
 def test_scores_on_other_test_data_are_not_compared(client):
     first = _register()
-    promote_if_better(
-        NAME, first, 0.70, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
-    )
+    _promote(first, 0.70)
     other_split = TEST_SPLIT.assign(label=["negative", "negative", "neutral"])
     other = _register()
-    decision = promote_if_better(
-        NAME, other, 0.99, data_source="airline", test_split_sha256=split_fingerprint(other_split)
-    )
+    decision = _promote(other, 0.99, other_split)
     assert not decision.promoted and "other data" in decision.reason
     other_source = _register()
-    decision = promote_if_better(
-        NAME,
-        other_source,
-        0.99,
-        data_source="semeval",
-        test_split_sha256=split_fingerprint(TEST_SPLIT),
-    )
+    decision = _promote(other_source, 0.99, source="semeval")
     assert not decision.promoted
     assert _champion(client) == first
 
@@ -146,9 +129,7 @@ def test_champion_alias_is_the_promotions_the_apis_and_batch_scorings(client, mo
     assert Settings().model_uri == champion_uri
     assert PackagedModelDataset().model_uri == champion_uri
     version = _register()
-    promote_if_better(
-        NAME, version, 0.5, data_source="airline", test_split_sha256=split_fingerprint(TEST_SPLIT)
-    )
+    _promote(version, 0.5)
     assert str(client.get_model_version_by_alias(NAME, CHAMPION_ALIAS).version) == version
 
 

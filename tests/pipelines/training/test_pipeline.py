@@ -114,24 +114,13 @@ def test_candidate_grid_reads_sampler_names_as_the_feature_grid_does(base_parame
         )
 
 
-def test_without_a_session_the_candidates_come_from_kedro_env(project_root, monkeypatch):
-    """`kedro registry describe training` and direct calls read the environment a session
-    would: KEDRO_ENV's, from conf/ of the working directory."""
-    monkeypatch.chdir(project_root)
+@pytest.mark.parametrize("folder", [".", "notebooks"])
+def test_without_a_session_the_candidates_come_from_kedro_env(project_root, monkeypatch, folder):
+    """`kedro registry describe training`, direct calls and a notebook kernel (started in
+    notebooks/) read what a session would: KEDRO_ENV's, from the project's conf/."""
+    monkeypatch.chdir(project_root / folder)
     monkeypatch.setenv("KEDRO_ENV", "test")
     # No session: an earlier test's session may have loaded a context and never run.
-    monkeypatch.setattr(run_parameters_module, "_context_parameters", None)
-    assert list(configured_candidates(run_parameters())) == [
-        "logistic_regression",
-        "complement_nb",
-        "nbsvm",
-    ]
-
-
-def test_without_a_session_a_notebook_folder_reads_the_project_conf(project_root, monkeypatch):
-    """A kernel started in notebooks/ builds the pipelines from the project's conf/."""
-    monkeypatch.chdir(project_root / "notebooks")
-    monkeypatch.setenv("KEDRO_ENV", "test")
     monkeypatch.setattr(run_parameters_module, "_context_parameters", None)
     assert list(configured_candidates(run_parameters())) == [
         "logistic_regression",
