@@ -101,7 +101,7 @@ def _expected_graph(project) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def viz_url(sample_project) -> str:
+def viz_url(sample_project, browser) -> str:
     port = free_port()
     command = [
         str(VENV_BIN / "kedro"),
@@ -109,13 +109,13 @@ def viz_url(sample_project) -> str:
     ]
     url = f"http://127.0.0.1:{port}"
     with serve(sample_project, command, f"{url}/api/main"):
+        hide_feature_hints(browser, url)  # once: the browser remembers it for this address
         yield url
 
 
 @pytest.mark.system
 def test_viz_shows_every_pipeline_with_its_names_and_layers(sample_project, viz_url, browser):
     expected = _expected_graph(sample_project["path"])
-    hide_feature_hints(browser, viz_url)
     assert {"data_processing", "feature_engineering", "training", "evaluation"} <= set(expected)
     for name, graph in expected.items():
         # Expanded: kedro-viz draws each candidate's modular pipeline as one closed box.
@@ -147,7 +147,6 @@ def test_viz_shows_every_pipeline_with_its_names_and_layers(sample_project, viz_
 @pytest.mark.system
 @pytest.mark.parametrize("plot", PLOTS)
 def test_viz_previews_the_evaluation_plots(sample_project, viz_url, browser, plot):
-    hide_feature_hints(browser, viz_url)
     browser.get(f"{viz_url}/?pid=evaluation")
 
     def click_node_and_find_preview(driver):
@@ -169,7 +168,8 @@ def test_viz_previews_the_evaluation_plots(sample_project, viz_url, browser, plo
 
 
 def hide_feature_hints(browser, viz_url: str) -> None:
-    """Close the "new feature" pop-up, if kedro-viz shows one, so screenshots show the graph."""
+    """Close the "new feature" pop-up, if kedro-viz shows one within 5 s, so screenshots show
+    the graph."""
     browser.get(viz_url)
     with contextlib.suppress(TimeoutException):
         WebDriverWait(browser, 5).until(
