@@ -15,6 +15,7 @@ import pytest
 import s3fs
 
 from tests.conftest import raw_source_files
+from tests.support.projects import run_command
 
 pytestmark = pytest.mark.integration
 
@@ -34,15 +35,7 @@ def reported(output: str) -> list[str]:
 
 
 def command(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sentiment_mlops", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_command([sys.executable, "-m", "sentiment_mlops", *args], PROJECT_ROOT, env, 120)
 
 
 @pytest.fixture

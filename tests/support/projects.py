@@ -61,19 +61,26 @@ _LOAD_AND_PREDICT = textwrap.dedent(
 )
 
 
-def kedro(
-    project: Path, *args: str, env: dict[str, str], timeout: int = 600
+def run_command(
+    command: list[str | Path], cwd: Path, env: dict[str, str], timeout: int = 600
 ) -> subprocess.CompletedProcess:
-    """Run this venv's ``kedro`` CLI in ``project``; returns the CompletedProcess."""
+    """Run ``command`` in ``cwd`` with its output captured as text; the caller checks it."""
     return subprocess.run(
-        [str(VENV_BIN / "kedro"), *args],
-        cwd=project,
+        [str(part) for part in command],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def kedro(
+    project: Path, *args: str, env: dict[str, str], timeout: int = 600
+) -> subprocess.CompletedProcess:
+    """Run this venv's ``kedro`` CLI in ``project``; returns the CompletedProcess."""
+    return run_command([VENV_BIN / "kedro", *args], project, env, timeout)
 
 
 @dataclass(frozen=True)

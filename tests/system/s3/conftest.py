@@ -21,7 +21,7 @@ import pytest
 import s3fs
 from mlflow.tracking import MlflowClient
 
-from tests.support.projects import kedro, use_test_candidates
+from tests.support.projects import kedro, run_command, use_test_candidates
 from tests.support.servers import free_port, start_server
 
 HERE = Path(__file__).parent
@@ -236,14 +236,11 @@ def aws_project(
         DO_NOT_TRACK="true",
     )
     files_before = local_files(project)
-    upload = subprocess.run(
+    upload = run_command(
         [sys.executable, "-m", "sentiment_mlops", "upload-raw", "--source", SOURCE, "--env", "aws"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
+        project,
+        env,
         timeout=120,
-        check=False,
     )
     assert upload.returncode == 0, upload.stderr[-3000:]
     runs = []

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.projects import run_command
 from tests.system.s3.conftest import S3Server, copy_project, mirror_dir
 
 pytestmark = pytest.mark.system
@@ -28,15 +29,7 @@ STAGES = {"data_processing", "feature_engineering", "training", "calibration", "
 
 
 def dvc(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [Path(sys.executable).parent / "dvc", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_command([Path(sys.executable).parent / "dvc", *args], project, env)
     assert result.returncode == 0, f"dvc {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
     return result
 
