@@ -3,7 +3,7 @@
 # Started from `kedro docker init` (kedro-docker 0.6.2, Dockerfile.simple) and changed where it
 # does not fit this project:
 # - Python 3.11 (the generated default is 3.9; Kedro 1.x needs >= 3.10);
-# - installs the pinned requirements AND the project package, in a virtual environment, with
+# - installs the locked requirements (hash-checked) and the project package, in a virtualenv, with
 #   no installer (uv) or download caches left in the image;
 # - copies only what the service and `kedro run` need (pyproject.toml, conf/), not `COPY . .`;
 # - runs as a non-root user; serves the API with uvicorn on 0.0.0.0:8000 (not `kedro run` on
@@ -28,15 +28,17 @@ ARG KEDRO_GID=0
 RUN groupadd -f -g ${KEDRO_GID} kedro_group \
     && useradd -l -m -d /home/kedro_docker -s /bin/bash -g ${KEDRO_GID} -u ${KEDRO_UID} kedro_docker
 
-# Dependencies first: this layer is reused until requirements.txt changes. uv installs them
-# several times faster than pip and leaves the image in the same layer.
+# Dependencies first: this layer is reused until requirements.lock changes. uv installs them
+# several times faster than pip and leaves the image in the same layer; every file is checked
+# against the lock's hashes. The Makefile installs the same uv version.
 ARG UV_VERSION=0.13.9
-COPY requirements.txt /tmp/requirements.txt
+COPY requirements.lock /tmp/requirements.lock
 RUN pip install --no-cache-dir --root-user-action=ignore "uv==${UV_VERSION}" \
     && uv venv /opt/venv \
-    && uv pip install --no-cache --python /opt/venv/bin/python -r /tmp/requirements.txt \
+    && uv pip install --no-cache --python /opt/venv/bin/python --require-hashes \
+        -r /tmp/requirements.lock \
     && pip uninstall --yes --root-user-action=ignore uv \
-    && rm /tmp/requirements.txt
+    && rm /tmp/requirements.lock
 
 # Then the project package itself (no dependencies: they are all pinned above).
 COPY pyproject.toml README.md /tmp/project/

@@ -335,7 +335,7 @@ def test_dockerignore_keeps_data_state_and_secrets_out(docker, image, tmp_path):
         "conf/base/catalog.yml",
         "conf/local/.gitkeep",
         "src/sentiment_mlops/__init__.py",
-        "requirements.txt",
+        "requirements.lock",
     ]
     dropped = [
         "data/01_raw/Tweets.csv",
