@@ -30,13 +30,15 @@ RUN groupadd -f -g ${KEDRO_GID} kedro_group \
 
 # Dependencies first: this layer is reused until requirements.lock changes. uv installs them
 # several times faster than pip and leaves the image in the same layer; every file is checked
-# against the lock's hashes. The Makefile installs the same uv version.
+# against the lock's hashes. Bytecode is compiled here because the non-root user cannot write
+# it into /opt/venv: without it every process compiles its imports again at start. The
+# Makefile installs the same uv version.
 ARG UV_VERSION=0.13.9
 COPY requirements.lock /tmp/requirements.lock
 RUN pip install --no-cache-dir --root-user-action=ignore "uv==${UV_VERSION}" \
     && uv venv /opt/venv \
-    && uv pip install --no-cache --python /opt/venv/bin/python --require-hashes \
-        -r /tmp/requirements.lock \
+    && uv pip install --no-cache --compile-bytecode --python /opt/venv/bin/python \
+        --require-hashes -r /tmp/requirements.lock \
     && pip uninstall --yes --root-user-action=ignore uv \
     && rm /tmp/requirements.lock
 
@@ -47,11 +49,12 @@ RUN pip --python /opt/venv/bin/python install --no-cache-dir --no-deps /tmp/proj
     && rm -rf /tmp/project
 
 WORKDIR /home/kedro_docker
-# A Kedro project root for `kedro run`: metadata and configuration; the code is the installed
-# package (Kedro only needs the source directory to exist). data/ is written at run time.
+# A Kedro project root for `kedro run`: metadata, the lock (the requirements of the models a
+# run packages) and configuration; the code is the installed package (Kedro only needs the
+# source directory to exist). data/ is written at run time.
 # conf/local (the default run environment) must exist, empty: without it kedro-mlflow reads no
 # mlflow.yml and falls back to the ./mlruns store that MLflow 3 refuses.
-COPY --chown=${KEDRO_UID}:${KEDRO_GID} pyproject.toml ./
+COPY --chown=${KEDRO_UID}:${KEDRO_GID} pyproject.toml requirements.lock ./
 COPY --chown=${KEDRO_UID}:${KEDRO_GID} conf ./conf
 RUN mkdir -p src data conf/local \
     && chown ${KEDRO_UID}:${KEDRO_GID} src data conf/local \
