@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from dataclasses import asdict, dataclass
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -48,6 +50,8 @@ MODEL_REQUIREMENTS = (
 )
 # Added for a model holding a network of sentiment_mlops.networks (the optional `deep` extra).
 DEEP_REQUIREMENTS = ("torch", "tokenizers", "transformers")
+# The locked runtime stack, at the project root (`make lock`).
+LOCK_FILE = "requirements.lock"
 
 
 class ModelLoadError(RuntimeError):
@@ -136,7 +140,11 @@ def _requirements(model: Any = None) -> list[str]:
 
     A model holding a network also pins the deep extra; classical models stay free of torch.
     """
-    names = MODEL_REQUIREMENTS + (DEEP_REQUIREMENTS if holds_network(model) else ())
+    return _pins(MODEL_REQUIREMENTS + (DEEP_REQUIREMENTS if holds_network(model) else ()))
+
+
+def _pins(names: tuple[str, ...]) -> list[str]:
+    """``name==version`` of each installed package of ``names`` (absent ones are skipped)."""
     pins = []
     for name in names:
         try:
@@ -145,6 +153,38 @@ def _requirements(model: Any = None) -> list[str]:
         except Exception:  # noqa: BLE001 - an optional package that is absent is not pinned
             logger.debug("%s is not installed; not pinned in the model", name)
     return pins
+
+
+def locked_requirements(lock_file: Path) -> list[str]:
+    """``name==version`` of every package a uv/pip-compile lock file pins (without its hashes:
+    MLflow adds requirement lines of its own, and pip checks hashes for all lines or none)."""
+    pins = []
+    for line in lock_file.read_text().splitlines():
+        requirement = line.split(" ")[0]
+        if "==" in requirement and not line.startswith((" ", "#", "-")):
+            pins.append(requirement)
+    return pins
+
+
+def packaged_model_requirements(project_path: Path | None, with_networks: bool) -> list[str]:
+    """What the packaged Kedro model installs in a fresh environment: the project's locked
+    runtime stack, exactly (``requirements.lock``); the project's own code travels as
+    ``code_paths``, so no ``sentiment-mlops`` requirement names a package on no index.
+    ``with_networks`` (a run whose candidates include networks) adds the installed deep extra.
+
+    Without the lock file (a project laid out by hand), the installed versions of the
+    packages a model needs, with a warning.
+    """
+    lock_file = project_path / LOCK_FILE if project_path is not None else None
+    deep = _pins(DEEP_REQUIREMENTS) if with_networks else []
+    if lock_file is not None and lock_file.is_file():
+        return locked_requirements(lock_file) + deep
+    logger.warning(
+        "No %s in the project: the model pins only the installed versions of %s",
+        LOCK_FILE,
+        ", ".join(MODEL_REQUIREMENTS),
+    )
+    return _pins(MODEL_REQUIREMENTS) + deep
 
 
 def log_sklearn_model(
@@ -264,21 +304,84 @@ def promote_if_better(  # noqa: PLR0913 - the identity of a version and of its t
         (FINGERPRINT_TAG, test_split_sha256),
     ):
         client.set_model_version_tag(model_name, version, key, value)
-    champion = _current_champion(client, model_name, alias)
-    promoted, reason, champion_score = _decide(
-        champion, float(test_macro_f1), data_source, test_split_sha256
+    decision = _move_alias_if_better(
+        client,
+        model_name,
+        version,
+        score=float(test_macro_f1),
+        data_source=data_source,
+        fingerprint=test_split_sha256,
+        alias=alias,
     )
+    _log_decision(decision)
+    return decision
+
+
+def promote_version(
+    model_name: str,
+    version: str | int,
+    *,
+    force: bool = False,
+    alias: str = CHAMPION_ALIAS,
+    client: MlflowClient | None = None,
+) -> PromotionDecision:
+    """Move ``alias`` to an existing ``version`` by hand: a rollback, or a version trained elsewhere.
+
+    The rule of :func:`promote_if_better` applies, with the score and data identity recorded on
+    the version when it was trained; ``force`` moves the alias whatever they say. Raises
+    :class:`ValueError` for a version that does not exist.
+    """
+    client = client or MlflowClient()
+    version = str(version)
+    try:
+        target = client.get_model_version(model_name, version)
+    except MlflowException as error:
+        raise ValueError(
+            f"{model_name} has no version {version} in the registry at "
+            f"{mlflow.get_registry_uri()}: {error.message}"
+        ) from error
+    tags = target.tags or {}
+    score = float(tags[SCORE_TAG]) if SCORE_TAG in tags else math.nan
+    return _move_alias_if_better(
+        client,
+        model_name,
+        version,
+        score=score,
+        data_source=tags.get(SOURCE_TAG, "unknown"),
+        fingerprint=tags.get(FINGERPRINT_TAG, "unknown"),
+        alias=alias,
+        force=force,
+    )
+
+
+def _move_alias_if_better(  # noqa: PLR0913 - a version, its data identity and how to decide
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    *,
+    score: float,
+    data_source: str,
+    fingerprint: str,
+    alias: str,
+    force: bool = False,
+) -> PromotionDecision:
+    """The decision of :func:`promote_if_better` and :func:`promote_version`, carried out."""
+    champion = _current_champion(client, model_name, alias)
+    already = champion is not None and str(champion.version) == version
+    if already:
+        promoted, reason, champion_score = False, f"version {version} already is '{alias}'", None
+    elif math.isnan(score):  # the version carries no recorded test score
+        promoted, reason, champion_score = (
+            False,
+            f"version {version} has no {SCORE_TAG} tag to compare with",
+            None,
+        )
+    else:
+        promoted, reason, champion_score = _decide(champion, score, data_source, fingerprint)
+    if force and not promoted and not already:
+        promoted, reason = True, f"forced, although {reason}"
     if promoted:
         client.set_registered_model_alias(model_name, alias, version)
-    decision = PromotionDecision(
-        model_name=model_name,
-        version=version,
-        promoted=promoted,
-        reason=reason,
-        candidate_macro_f1=float(test_macro_f1),
-        champion_version=None if champion is None else str(champion.version),
-        champion_macro_f1=champion_score,
-    )
     logger.info(
         "%s version %s %s '%s': %s",
         model_name,
@@ -287,5 +390,12 @@ def promote_if_better(  # noqa: PLR0913 - the identity of a version and of its t
         alias,
         reason,
     )
-    _log_decision(decision)
-    return decision
+    return PromotionDecision(
+        model_name=model_name,
+        version=version,
+        promoted=promoted,
+        reason=reason,
+        candidate_macro_f1=score,
+        champion_version=None if champion is None else str(champion.version),
+        champion_macro_f1=champion_score,
+    )

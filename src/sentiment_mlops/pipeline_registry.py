@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from kedro.pipeline import Pipeline, pipeline
+from kedro.utils import find_kedro_project
 from kedro_mlflow.pipeline import pipeline_ml_factory
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-from sentiment_mlops.mlflow_registry import REGISTERED_MODEL_NAME
+from sentiment_mlops.mlflow_registry import REGISTERED_MODEL_NAME, packaged_model_requirements
+from sentiment_mlops.networks import MODULE_PREFIX as NETWORK_MODULE_PREFIX
 from sentiment_mlops.pipelines import (
     calibration,
     data_processing,
@@ -28,6 +31,9 @@ MODEL_SIGNATURE = ModelSignature(inputs=Schema([ColSpec("string", "text")]))
 MODEL_INPUT_EXAMPLE = pd.DataFrame(
     {"text": ["@united the flight was great, thanks!", "@united my bag is lost again"]}
 )
+# The package's own code, copied into every packaged model: a fresh environment that installs
+# the model's requirements can unpickle its estimators without installing this project.
+PACKAGE_DIR = Path(__file__).parent
 
 
 def configured_candidates(parameters: dict[str, Any]) -> dict[str, str]:
@@ -39,20 +45,33 @@ def configured_candidates(parameters: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def runs_networks(parameters: dict[str, Any]) -> bool:
+    """Whether a candidate of the run is a network of ``sentiment_mlops.networks``."""
+    declared = all_candidates(
+        parameters.get("candidates") or {}, parameters.get("extra_candidates")
+    )
+    return any(
+        str((spec or {}).get("estimator", "")).startswith(NETWORK_MODULE_PREFIX)
+        for spec in declared.values()
+    )
+
+
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines; ``kedro run`` runs the training stages.
 
     The default pipeline is a kedro-mlflow ``PipelineML``: after the training stages it logs
     the ``inference`` pipeline with its fitted artifacts as an MLflow model and registers it
-    as a new version of ``sentiment``. It must stay a ``PipelineML`` object (adding it to
+    as a new version of ``sentiment``; the model carries the package's code and the locked
+    requirements, so it loads in a fresh environment. It must stay a ``PipelineML`` object (adding it to
     another pipeline turns it back into a plain one and nothing gets logged).
 
     The training pipeline has one modular pipeline per candidate of the run's environment.
     """
+    parameters = run_parameters()
     pipelines = {
         "data_processing": data_processing.create_pipeline(),
         "feature_engineering": feature_engineering.create_pipeline(),
-        "training": training.create_pipeline(configured_candidates(run_parameters())),
+        "training": training.create_pipeline(configured_candidates(parameters)),
         "calibration": calibration.create_pipeline(),
         "evaluation": evaluation.create_pipeline(),
     }
@@ -70,6 +89,10 @@ def register_pipelines() -> dict[str, Pipeline]:
             "registered_model_name": REGISTERED_MODEL_NAME,
             "signature": MODEL_SIGNATURE,
             "input_example": MODEL_INPUT_EXAMPLE,
+            "code_paths": [str(PACKAGE_DIR)],
+            "pip_requirements": packaged_model_requirements(
+                find_kedro_project(Path.cwd()), with_networks=runs_networks(parameters)
+            ),
         },
     )
     return pipelines

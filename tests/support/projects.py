@@ -207,7 +207,8 @@ def write_project(
 ) -> None:
     """Lay out a project copy in ``project`` whose sources are ``samples`` and whose candidates
     are conf/test's (``parameters``: see :func:`use_test_candidates`)."""
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", project)
+    for name in ("pyproject.toml", "requirements.lock"):  # the lock: the models' requirements
+        shutil.copy(PROJECT_ROOT / name, project)
     shutil.copytree(PROJECT_ROOT / "conf/base", project / "conf/base")
     shutil.copytree(PROJECT_ROOT / "notebooks", project / "notebooks")
     # The package is imported from the checkout (installed editable); Kedro only checks that

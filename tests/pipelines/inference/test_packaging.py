@@ -12,9 +12,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from sentiment_mlops.api.model import ServedModel
+from sentiment_mlops.mlflow_registry import locked_requirements
 from sentiment_mlops.pipeline_registry import register_pipelines
 from sentiment_mlops.pipelines.inference.nodes import predict_sentiment
-from tests.support.projects import TrainedProject, train_project
+from tests.support.projects import PROJECT_ROOT, TrainedProject, train_project
 
 
 @pytest.mark.unit
@@ -42,6 +43,24 @@ def test_training_run_logs_and_registers_the_kedro_pipeline_model(trained_model)
     assert "calibrated_sentiment_model" in info.flavors["python_function"]["artifacts"]
     assert info.signature.inputs.input_names() == ["text"]
     assert info.saved_input_example_info is not None
+
+
+@pytest.mark.integration
+def test_packaged_model_carries_its_code_and_the_locked_requirements(trained_model, tmp_path):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", trained_model.tracking_uri)
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                f"models:/sentiment/{trained_model.version}", dst_path=str(tmp_path)
+            )
+        )
+    assert (local / "code/sentiment_mlops/estimators.py").is_file()
+    requirements = (local / "requirements.txt").read_text().split()
+    assert requirements == locked_requirements(PROJECT_ROOT / "requirements.lock")
+    # The project itself is code in the model, not a requirement no index can satisfy.
+    assert not [
+        line for line in requirements if line.startswith(("sentiment-mlops", "sentiment_mlops"))
+    ]
 
 
 # The only candidate is a tiny BiLSTM, so the run selects it: the packaged model holds torch.
