@@ -9,13 +9,17 @@ Everything runs on the same fitted model, loaded from the MLflow registry:
    under the same load (fewer requests: it is ~100x slower);
 5. a batch of 1,000 texts: ``POST /predict/batch`` against raw ``predict_proba`` on 1,000;
 6. the batch pipeline (``kedro run --pipelines inference``, in-process session) on 100k texts
-   against raw ``predict_proba`` on the same 100k texts.
+   against raw ``predict_proba`` on the same 100k texts;
+7. with ``--swap-version N``: ``POST /predict`` at concurrency 8 for a while, steady, then again
+   while the alias moves to version N and the service loads, checks and swaps it in
+   (``POST /admin/reload``); p99 of the requests sent during the swap against the steady p99.
+   The alias is moved back afterwards.
 
 Prerequisites: a trained and registered model (``make run``), the Debian package ``hey``
 (``apt-get install hey``) and the tweets in ``$SENTIMENT_DATA_MIRROR``. Run from the project
 root, with the same MLFLOW_TRACKING_URI as the training run:
 
-    .venv/bin/python benchmarks/serving.py --alias champion
+    .venv/bin/python benchmarks/serving.py --alias champion --swap-version 1
 
 It prints one table (p50 / p99 latency in ms, requests/s) and the ratios the targets use.
 """
@@ -34,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -41,6 +46,7 @@ import numpy as np
 import pandas as pd
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from mlflow.tracking import MlflowClient
 
 from sentiment_mlops.api.model import ServedModel
 from sentiment_mlops.mlflow_registry import REGISTERED_MODEL_NAME
@@ -53,6 +59,9 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from tests.support.servers import free_port, start_server  # noqa: E402
 
 SERVER_START_TIMEOUT_S = 180
+SWAP_CONCURRENCY = 8
+SWAP_RUN_S = 12
+API_KEY = "benchmark-key"  # the admin route needs one
 
 
 def percentiles_ms(seconds: list[float]) -> tuple[float, float]:
@@ -71,38 +80,75 @@ def time_calls(function, repeats: int) -> dict[str, float]:
     return {"p50_ms": p50, "p99_ms": p99, "rps": len(durations) / sum(durations)}
 
 
-def hey(url: str, body: dict, requests: int, concurrency: int) -> dict[str, float]:
-    """``hey`` POSTing ``body``; latencies from its per-request CSV, all answers must be 200."""
+def hey_csv(url: str, body: dict, load: list[str], headers: dict[str, str]) -> list[dict]:
+    """``hey`` POSTing ``body`` (``load``: its -n/-z and -c options); one row per request."""
+    header_options = [
+        option for name, value in headers.items() for option in ("-H", f"{name}: {value}")
+    ]
     result = subprocess.run(
-        [
-            "hey",
-            "-n",
-            str(requests),
-            "-c",
-            str(concurrency),
-            "-m",
-            "POST",
-            "-T",
-            "application/json",
-            "-d",
-            json.dumps(body),
-            "-o",
-            "csv",
-            url,
-        ],
+        ["hey", *load, *header_options, "-m", "POST", "-T", "application/json"]
+        + ["-d", json.dumps(body), "-o", "csv", url],
         capture_output=True,
         text=True,
         check=True,
     )
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     statuses = {row["status-code"] for row in rows}
-    sent = requests // concurrency * concurrency  # hey gives each worker n // c requests
-    if statuses != {"200"} or len(rows) != sent:
-        raise RuntimeError(f"hey got statuses {statuses} for {len(rows)}/{sent} requests")
+    if statuses != {"200"}:
+        raise RuntimeError(f"hey got statuses {statuses} for {len(rows)} requests")
+    return rows
+
+
+def latency_row(rows: list[dict]) -> dict[str, float]:
+    """p50 / p99 and requests per second of ``hey`` rows."""
     latencies = [float(row["response-time"]) for row in rows]
-    wall = max(float(row["offset"]) + float(row["response-time"]) for row in rows)
+    start = min(float(row["offset"]) for row in rows)
+    wall = max(float(row["offset"]) + float(row["response-time"]) for row in rows) - start
     p50, p99 = percentiles_ms(latencies)
-    return {"p50_ms": p50, "p99_ms": p99, "rps": sent / wall}
+    return {"p50_ms": p50, "p99_ms": p99, "rps": len(rows) / wall}
+
+
+def hey(
+    url: str, body: dict, requests: int, concurrency: int, headers: dict[str, str]
+) -> dict[str, float]:
+    """``requests`` POSTs at ``concurrency``; every one must be answered 200."""
+    rows = hey_csv(url, body, ["-n", str(requests), "-c", str(concurrency)], headers)
+    sent = requests // concurrency * concurrency  # hey gives each worker n // c requests
+    if len(rows) != sent:
+        raise RuntimeError(f"hey got {len(rows)}/{sent} answers")
+    return latency_row(rows)
+
+
+def swap_rows(
+    url: str, body: dict, headers: dict[str, str], *, alias: str, version: str
+) -> dict[str, dict[str, float]]:
+    """Steady p99 at c=8, then p99 of the requests sent while the service swaps versions."""
+    load = ["-z", f"{SWAP_RUN_S}s", "-c", str(SWAP_CONCURRENCY)]
+    rows = {
+        f"HTTP /predict, c={SWAP_CONCURRENCY}, steady": latency_row(
+            hey_csv(url, body, load, headers)
+        )
+    }
+    client = MlflowClient()
+    before = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, alias).version
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        running = pool.submit(hey_csv, url, body, load, headers)
+        time.sleep(SWAP_RUN_S / 3)
+        client.set_registered_model_alias(REGISTERED_MODEL_NAME, alias, version)
+        swap_start = time.monotonic() - started
+        check = httpx.post(f"{url}/admin/reload", headers=headers, timeout=120).json()
+        swap_end = time.monotonic() - started
+        answered = running.result()
+    client.set_registered_model_alias(REGISTERED_MODEL_NAME, alias, before)
+    httpx.post(f"{url}/admin/reload", headers=headers, timeout=120).raise_for_status()
+    if check.get("outcome") != "loaded":
+        raise RuntimeError(f"version {version} was not swapped in: {check}")
+    during = [row for row in answered if swap_start <= float(row["offset"]) <= swap_end]
+    window = f"{swap_end - swap_start:.1f} s, {len(during)} requests"
+    rows[f"HTTP /predict, c={SWAP_CONCURRENCY}, during a swap ({window})"] = latency_row(during)
+    rows[f"HTTP /predict, c={SWAP_CONCURRENCY}, whole run with the swap"] = latency_row(answered)
+    return rows
 
 
 def batch_pipeline(texts: list[str], workdir: Path, alias: str) -> float:
@@ -133,6 +179,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser.add_argument("--mlflow-requests", type=int, default=192, help="per mlflow serve run")
     parser.add_argument("--repeats", type=int, default=2000, help="in-process calls")
     parser.add_argument("--batch-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--swap-version", help="another registered version to swap in under load (and back)"
+    )
     arguments = parser.parse_args()
     arguments.model_uri = f"models:/{REGISTERED_MODEL_NAME}@{arguments.alias}"
     if shutil.which("hey") is None:
@@ -160,6 +209,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     env = {
         **os.environ,
         "SENTIMENT_MODEL_URI": arguments.model_uri,
+        "SENTIMENT_API_KEY": API_KEY,
+        "SENTIMENT_MODEL_POLL_S": "0",  # the swap run moves the alias and asks for a reload
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     outside = Path(tempfile.mkdtemp(prefix="serving-bench-"))
@@ -182,16 +233,25 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         cwd=outside,
         env=env,
     ):
+        headers = {"X-API-Key": API_KEY}
         for concurrency in (1, 32):
             rows[f"HTTP /predict, c={concurrency}"] = hey(
-                f"{url}/predict", {"text": text}, arguments.requests, concurrency
+                f"{url}/predict", {"text": text}, arguments.requests, concurrency, headers
             )
-        with httpx.Client(timeout=60) as client:
+        with httpx.Client(timeout=60, headers=headers) as client:
             rows["HTTP /predict/batch (1,000 texts)"] = time_calls(
                 lambda: client.post(
                     f"{url}/predict/batch", json={"texts": tweets[:1000]}
                 ).raise_for_status(),
                 10,
+            )
+        if arguments.swap_version:
+            rows |= swap_rows(
+                f"{url}/predict",
+                {"text": text},
+                headers,
+                alias=arguments.alias,
+                version=arguments.swap_version,
             )
 
     port = free_port()
@@ -224,6 +284,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 body,
                 arguments.mlflow_requests,
                 concurrency,
+                {},
             )
 
     many = (tweets * (arguments.batch_rows // len(tweets) + 1))[: arguments.batch_rows]
@@ -268,6 +329,12 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         / rows["raw sklearn predict_proba (1,000 texts)"]["p50_ms"],
         f"batch pipeline / raw sklearn, {n} (target <= 1.2)": pipeline_many / raw_many,
     }
+    if arguments.swap_version:
+        steady = rows[f"HTTP /predict, c={SWAP_CONCURRENCY}, steady"]["p99_ms"]
+        during = next(row for name, row in rows.items() if "during a swap" in name)["p99_ms"]
+        ratios[f"p99 during a swap / steady p99, c={SWAP_CONCURRENCY} (target <= 2)"] = (
+            during / steady
+        )
     print()
     for name, value in ratios.items():
         print(f"- {name}: {value:.2f}")

@@ -1,14 +1,22 @@
 """Deploy the sentiment API to AWS: one CloudFormation stack (deploy/aws/sentiment-api.yaml).
 
-    python deploy/aws/deploy.py up --allowed-cidr 203.0.113.7/32 [--model-dir DIR] [--key-name KEY]
+    python deploy/aws/deploy.py up --allowed-cidr 203.0.113.7/32 --mlflow-tracking-uri URI
+    python deploy/aws/deploy.py up --allowed-cidr 203.0.113.7/32 --model-dir DIR [--key-name KEY]
     python deploy/aws/deploy.py status
     python deploy/aws/deploy.py down [--delete-bucket]
 
-``up`` creates the stack, or updates it when it exists, and waits; uploads a local MLflow model
-directory to the bucket when ``--model-dir`` is given; builds the image and pushes it to the
-stack's ECR repository (``--no-image`` skips that); then prints the stack's outputs, among them
-the endpoint. The instance pulls the image and serves the model from the bucket by itself
-(retrying until both are there). ``down`` deletes the stack; the bucket is kept (it holds data)
+``up`` creates the stack, or updates it when it exists, and waits; builds the image and pushes
+it to the stack's ECR repository (``--no-image`` skips that); then prints the stack's outputs,
+among them the endpoint. What the API serves:
+
+- ``--mlflow-tracking-uri URI``: ``models:/sentiment@champion`` on that MLflow server, polled, so
+  every promotion reaches the running container without a deploy;
+- ``--model-dir DIR``: a local MLflow model directory, uploaded under a new prefix named after
+  its content (``MLmodel`` last, so the prefix never looks like a model before it is whole);
+  the stack then points the instance at that prefix, never at files being overwritten;
+- neither: what the stack served before.
+
+The instance pulls the image and loads the model by itself (retrying until both are there). ``down`` deletes the stack; the bucket is kept (it holds data)
 unless ``--delete-bucket`` is given.
 
 Credentials and region come from the usual AWS settings (``AWS_PROFILE``, ``AWS_DEFAULT_REGION``, ...);
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import re
 import subprocess
@@ -45,17 +54,25 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)  # noqa: T201
 
 
-def stack_parameters(args: argparse.Namespace) -> list[dict[str, str]]:
-    """The template parameters set on the command line; the others keep their defaults."""
+def stack_parameters(args: argparse.Namespace, exists: bool) -> list[dict[str, str]]:
+    """The template parameters set on the command line; the others keep their defaults, or,
+    for an existing stack, their previous values (the model it serves, above all)."""
     values = {
         "InstanceType": args.instance_type,
         "KeyName": args.key_name,
         "AllowedCidr": args.allowed_cidr,
         "ApiPort": str(args.api_port),
         "ImageTag": args.image_tag,
-        "ModelPrefix": args.model_prefix,
     }
-    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+    if args.model_dir:
+        values |= {"ModelPrefix": args.served_prefix, "MlflowTrackingUri": ""}
+    elif args.mlflow_tracking_uri:
+        values["MlflowTrackingUri"] = args.mlflow_tracking_uri
+    parameters = [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+    if exists:
+        kept = {"ModelPrefix", "MlflowTrackingUri"} - set(values)
+        parameters += [{"ParameterKey": key, "UsePreviousValue": True} for key in sorted(kept)]
+    return parameters
 
 
 def describe_stack(cloudformation: Any, name: str) -> dict[str, Any] | None:
@@ -93,14 +110,15 @@ def wait_for(cloudformation: Any, waiter_name: str, name: str) -> None:
 
 def create_or_update(cloudformation: Any, args: argparse.Namespace) -> dict[str, str]:
     """Create the stack, or update it if it exists; wait; return its outputs."""
+    exists = describe_stack(cloudformation, args.stack_name) is not None
     request = {
         "StackName": args.stack_name,
         "TemplateBody": TEMPLATE.read_text(),
-        "Parameters": stack_parameters(args),
+        "Parameters": stack_parameters(args, exists),
         "Capabilities": ["CAPABILITY_IAM"],
         "Tags": [{"Key": "project", "Value": "sentiment-mlops"}],
     }
-    if describe_stack(cloudformation, args.stack_name) is None:
+    if not exists:
         say(f"Creating stack {args.stack_name} ...")
         cloudformation.create_stack(**request, OnFailure="DELETE")
         wait_for(cloudformation, "stack_create_complete", args.stack_name)
@@ -117,16 +135,35 @@ def create_or_update(cloudformation: Any, args: argparse.Namespace) -> dict[str,
     return stack_outputs(describe_stack(cloudformation, args.stack_name) or {})
 
 
-def upload_model(s3: Any, model_dir: Path, bucket: str, prefix: str) -> int:
-    """Copy an MLflow model directory to ``s3://bucket/prefix/``; return the file count."""
+def check_model_dir(model_dir: Path) -> None:
     if not (model_dir / "MLmodel").is_file():
         raise DeployError(
             f"{model_dir} is not an MLflow model directory (no MLmodel file). Download one with "
             "`mlflow artifacts download -u models:/sentiment@champion -d DIR`."
         )
+
+
+def model_files(model_dir: Path) -> list[Path]:
+    """The directory's files, ``MLmodel`` last: without it the prefix is not a model yet."""
     files = [path for path in sorted(model_dir.rglob("*")) if path.is_file()]
+    return sorted(files, key=lambda path: path == model_dir / "MLmodel")
+
+
+def content_prefix(model_dir: Path, prefix: str) -> str:
+    """``prefix/<16 hex digits of the sha256 of the directory's names and bytes>``."""
+    digest = hashlib.sha256()
+    for path in model_files(model_dir):
+        digest.update(str(path.relative_to(model_dir)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return f"{prefix.rstrip('/')}/{digest.hexdigest()[:16]}"
+
+
+def upload_model(s3: Any, model_dir: Path, bucket: str, prefix: str) -> int:
+    """Copy an MLflow model directory to ``s3://bucket/prefix/``, ``MLmodel`` last; return the
+    file count."""
+    files = model_files(model_dir)
     for path in files:
-        s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.relative_to(model_dir)}")
+        s3.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(model_dir)}")
     return len(files)
 
 
@@ -178,10 +215,18 @@ def empty_and_delete_bucket(s3: Any, bucket: str) -> None:
 
 def up(session: Any, args: argparse.Namespace) -> dict[str, str]:
     """Create or update the stack, upload the model, build and push the image."""
+    if args.model_dir and args.mlflow_tracking_uri:
+        raise DeployError(
+            "Give --model-dir (serve that directory) or --mlflow-tracking-uri (follow the "
+            "registry's champion), not both."
+        )
+    if args.model_dir:
+        check_model_dir(Path(args.model_dir))
+        args.served_prefix = content_prefix(Path(args.model_dir), args.model_prefix)
     outputs = create_or_update(session.client("cloudformation"), args)
     if args.model_dir:
         count = upload_model(
-            session.client("s3"), Path(args.model_dir), outputs["BucketName"], args.model_prefix
+            session.client("s3"), Path(args.model_dir), outputs["BucketName"], args.served_prefix
         )
         say(f"Uploaded {count} model files to {outputs['ModelUri']}")
     if args.build_image:
@@ -245,8 +290,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=datetime.now(UTC).strftime("%Y%m%d%H%M%S"),
         help="tag to build, push and run (default: the current UTC time)",
     )
-    up_parser.add_argument("--model-prefix", default="models/sentiment")
-    up_parser.add_argument("--model-dir", help="local MLflow model directory to upload")
+    up_parser.add_argument(
+        "--mlflow-tracking-uri",
+        help="an MLflow server the instance reaches: the API follows its champion alias",
+    )
+    up_parser.add_argument("--model-dir", help="local MLflow model directory to upload and serve")
+    up_parser.add_argument(
+        "--model-prefix",
+        default="models/sentiment",
+        help="where in the bucket --model-dir goes (under a sub-prefix named after its content)",
+    )
     up_parser.add_argument(
         "--no-image",
         dest="build_image",

@@ -4,6 +4,9 @@ sentiment-mlops [run options]       the project's ``kedro run``, as in any packa
 sentiment-mlops run [run options]   the same
 sentiment-mlops upload-raw --source airline --env aws
                                     copy a source's raw files to the environment's bucket
+sentiment-mlops promote --version 3 [--force]
+                                    move the champion alias by hand (a rollback); a service
+                                    that follows the alias loads that version by itself
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError
 from kedro.framework.cli.utils import find_run_command
 from kedro.framework.project import configure_project, settings
+from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import AbstractDataset, DatasetError
 from omegaconf.errors import OmegaConfBaseException
 
 from sentiment_mlops.datasets.raw_files import RawDataError, upload_raw_files
 from sentiment_mlops.datasets.sentiment_source_dataset import SentimentSourceDataset
+from sentiment_mlops.mlflow_registry import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, promote_version
 
 PACKAGE_NAME = Path(__file__).parent.name
 LOCAL_RAW_DIR = "data/01_raw"
@@ -103,13 +108,71 @@ def upload_raw(source: str | None, env: str, project_path: Path) -> None:
         click.echo(f"{'uploaded' if uploaded else 'already there'}: {url}")
 
 
+@click.command("promote")
+@click.option(
+    "--version",
+    "version",
+    required=True,
+    type=click.IntRange(min=1),
+    help="The registered version that takes the alias.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Move the alias even if the version scored lower than the champion, or on other data.",
+)
+@click.option("--alias", default=CHAMPION_ALIAS, show_default=True, help="The alias to move.")
+@click.option("--model-name", default=REGISTERED_MODEL_NAME, show_default=True)
+@click.option(
+    "--env",
+    default=None,
+    help="The Kedro environment whose mlflow.yml names the registry [default: local].",
+)
+@click.option(
+    "--project-path",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path.cwd,
+    help="The project root [default: the working directory].",
+)
+def promote(  # noqa: PLR0913, PLR0917 - one parameter per option
+    version: int, force: bool, alias: str, model_name: str, env: str | None, project_path: Path
+) -> None:
+    """Move ALIAS to VERSION of the registered model: a rollback, or a version trained elsewhere.
+
+    The rule of a training run applies (the version must score at least the champion's test
+    macro-F1 on the same test split) unless --force. The registry is the one `kedro run` uses
+    (MLFLOW_TRACKING_URI, else the environment's mlflow.yml).
+    """
+    bootstrap_project(project_path.resolve())
+    # The session's kedro-mlflow hook points MLflow at the project's store, as in `kedro run`.
+    with KedroSession.create(project_path.resolve(), env=env) as session:
+        session.load_context()
+        try:
+            decision = promote_version(model_name, version, force=force, alias=alias)
+        except ValueError as error:
+            raise BadInput(str(error)) from error
+    if decision.promoted:
+        click.echo(f"{model_name} version {version} is now '{alias}': {decision.reason}")
+    elif decision.champion_version == decision.version:
+        click.echo(f"Nothing to do: {decision.reason}")
+    else:
+        raise click.ClickException(
+            f"'{alias}' stays on version {decision.champion_version}: {decision.reason}. "
+            "Add --force to move it anyway."
+        )
+
+
 def main(*args: Any, **kwargs: Any) -> Any:
     """Entry point of ``sentiment-mlops`` and ``python -m sentiment_mlops``."""
     configure_project(PACKAGE_NAME)
     cli = _RunByDefault(
         name="sentiment-mlops",
         help="The project's commands; arguments without one go to `run`.",
-        commands={"run": find_run_command(PACKAGE_NAME), "upload-raw": upload_raw},
+        commands={
+            "run": find_run_command(PACKAGE_NAME),
+            "upload-raw": upload_raw,
+            "promote": promote,
+        },
     )
     kwargs["standalone_mode"] = not hasattr(sys, "ps1")
     return cli(*args, **kwargs)

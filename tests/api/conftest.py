@@ -55,6 +55,12 @@ def start_service(workdir: Path, env: dict[str, str]) -> Service:
     return Service(url, server)
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """The service runs on asyncio (uvloop): async tests run there too."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def service(trained_model: TrainedProject, tmp_path_factory) -> Iterator[Service]:
     """The service on a free loopback port, serving models:/sentiment@champion."""

@@ -15,11 +15,6 @@ pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 GATHER_S = 30
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Scorer:
     """Upper-cases texts and records each call's batch; raises on a batch holding "boom"."""
 

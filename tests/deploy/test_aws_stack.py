@@ -11,6 +11,8 @@ import ast
 import base64
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,9 +78,9 @@ def aws(aws_env):
     return client
 
 
-def deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def deploy(env: dict[str, str], *args: str, stack: str = STACK) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(DEPLOY), "--stack-name", STACK, *args],
+        [sys.executable, str(DEPLOY), "--stack-name", stack, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -87,10 +89,15 @@ def deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def up(env: dict[str, str], *args: str) -> dict[str, str]:
-    result = deploy(env, "up", "--no-image", *args)
+def up(env: dict[str, str], *args: str, stack: str = STACK) -> dict[str, str]:
+    result = deploy(env, "up", "--no-image", *args, stack=stack)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def instance_user_data(aws, instance_id: str) -> str:
+    attribute = aws("ec2").describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+    return base64.b64decode(attribute["UserData"]["Value"]).decode()
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +139,9 @@ def test_create_makes_every_resource_and_output(created, aws):
         "ModelUri",
         "InstanceRoleArn",
     }
-    assert created["ModelUri"] == f"s3://{created['BucketName']}/models/sentiment"
+    assert re.fullmatch(
+        rf"s3://{created['BucketName']}/models/sentiment/[0-9a-f]{{16}}", created["ModelUri"]
+    )
 
 
 def test_bucket_is_encrypted_and_holds_the_uploaded_model(created, aws, model_dir):
@@ -140,8 +149,9 @@ def test_bucket_is_encrypted_and_holds_the_uploaded_model(created, aws, model_di
     bucket = created["BucketName"]
     rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    prefix = created["ModelUri"].removeprefix(f"s3://{bucket}/")
     for path in (model_dir / "MLmodel", model_dir / "artifacts" / "sentiment_model.pkl"):
-        key = f"models/sentiment/{path.relative_to(model_dir)}"
+        key = f"{prefix}/{path.relative_to(model_dir)}"
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == path.read_bytes()
 
 
@@ -195,10 +205,7 @@ def test_instance_runs_the_image_with_the_bucket_model(created, aws):
     profiles = aws("iam").list_instance_profiles_for_role(RoleName=role_name)["InstanceProfiles"]
     assert instance["IamInstanceProfile"]["Arn"] == profiles[0]["Arn"]
     assert created["Endpoint"] == f"http://{instance['PublicDnsName']}:8000"
-    attribute = ec2.describe_instance_attribute(
-        InstanceId=created["InstanceId"], Attribute="userData"
-    )
-    user_data = base64.b64decode(attribute["UserData"]["Value"]).decode()
+    user_data = instance_user_data(aws, created["InstanceId"])
     assert f"IMAGE={created['RepositoryUri']}:v1\n" in user_data
     assert f"SENTIMENT_MODEL_URI={created['ModelUri']}\n" in user_data
     assert '--port "$API_PORT"' in user_data and "API_PORT=8000\n" in user_data
@@ -229,6 +236,59 @@ def test_update_changes_the_stack_in_place(created, aws_env, aws):
     # performed", which the script reports; moto simply updates again).
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout) == created
+
+
+def test_new_model_dir_goes_to_a_new_prefix_and_leaves_the_served_one_alone(
+    created, aws_env, aws, model_dir, tmp_path
+):
+    served = created["ModelUri"]
+    newer = tmp_path / "newer"
+    shutil.copytree(model_dir, newer)
+    (newer / "artifacts" / "sentiment_model.pkl").write_bytes(os.urandom(2048))
+    updated = up(
+        aws_env,
+        *("--allowed-cidr", "198.51.100.0/24", "--key-name", KEY_NAME, "--image-tag", "v1"),
+        *("--model-dir", str(newer)),
+    )
+    bucket = created["BucketName"]
+    new_prefix = updated["ModelUri"].removeprefix(f"s3://{bucket}/")
+    assert updated["ModelUri"] != served
+    stack = aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["ModelPrefix"] == new_prefix  # the instance restarts on the new prefix
+    new_key = f"{new_prefix}/artifacts/sentiment_model.pkl"
+    new_bytes = aws("s3").get_object(Bucket=bucket, Key=new_key)["Body"].read()
+    assert new_bytes == (newer / "artifacts" / "sentiment_model.pkl").read_bytes()
+    old_key = f"{served.removeprefix(f's3://{bucket}/')}/artifacts/sentiment_model.pkl"
+    old_bytes = aws("s3").get_object(Bucket=bucket, Key=old_key)["Body"].read()
+    assert old_bytes == (model_dir / "artifacts" / "sentiment_model.pkl").read_bytes()
+
+
+def test_a_stack_that_follows_an_mlflow_server_serves_the_champion_alias(aws_env, aws):
+    uri, stack = "http://mlflow.internal:5000", "sentiment-follow"
+    cidr = ("--allowed-cidr", "198.51.100.0/24")
+    outputs = up(aws_env, *cidr, "--image-tag", "v1", "--mlflow-tracking-uri", uri, stack=stack)
+    assert outputs["ModelUri"] == "models:/sentiment@champion"
+    user_data = instance_user_data(aws, outputs["InstanceId"])
+    assert "SENTIMENT_MODEL_URI=models:/sentiment@champion\n" in user_data
+    assert f"MLFLOW_TRACKING_URI={uri}\n" in user_data
+    assert "-e MLFLOW_TRACKING_URI" in user_data
+    # An update that names neither keeps following the server.
+    again = up(aws_env, *cidr, "--image-tag", "v2", stack=stack)
+    assert again["ModelUri"] == "models:/sentiment@champion"
+    both = deploy(
+        aws_env,
+        "up",
+        "--no-image",
+        *cidr,
+        "--mlflow-tracking-uri",
+        uri,
+        "--model-dir",
+        "x",
+        stack=stack,
+    )
+    assert both.returncode == 1 and "not both" in both.stderr
+    assert deploy(aws_env, "down", "--delete-bucket", stack=stack).returncode == 0
 
 
 def test_bad_stack_name_is_refused_before_any_call(aws_env):

@@ -1,7 +1,8 @@
 """The FastAPI app: ``uvicorn sentiment_mlops.api.app:app``.
 
-The model is loaded once, in the background, when the app starts: ``/health`` answers at
-once, ``/ready`` says 503 until the model is there (or why it failed to load). Swagger UI
+The model is loaded in the background when the app starts: ``/health`` answers at once,
+``/ready`` says 503 until the model is there (or why it failed to load). With a registry alias
+URI the service then follows the alias (:mod:`sentiment_mlops.api.model_updates`). Swagger UI
 (``/docs``) and ReDoc (``/redoc``) are served from files shipped with ``fastapi-offline``,
 not from a CDN, so they work where the service has no internet access.
 
@@ -13,7 +14,6 @@ together in one call.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,10 +26,10 @@ from sentiment_mlops.api.batching import MicroBatcher
 from sentiment_mlops.api.errors import install_error_handlers
 from sentiment_mlops.api.metrics import ServiceMetrics
 from sentiment_mlops.api.middleware import GuardAndMeasure
-from sentiment_mlops.api.model import ServedModel
-from sentiment_mlops.api.routers import health, metrics, model, predict
+from sentiment_mlops.api.model import ScoredBy, ServedModel
+from sentiment_mlops.api.model_updates import ModelFollower
+from sentiment_mlops.api.routers import admin, health, metrics, model, predict
 from sentiment_mlops.api.settings import Settings
-from sentiment_mlops.prediction import TextScores
 
 logger = logging.getLogger(__name__)
 
@@ -39,35 +39,27 @@ def quiet_access_log(settings: Settings) -> None:
     logging.getLogger("uvicorn.access").disabled = not settings.access_log
 
 
-async def load_model(app: FastAPI) -> None:
-    """Load the model off the event loop; record the model or the reason it failed."""
-    uri = app.state.settings.model_uri
+async def follow_model(app: FastAPI) -> None:
+    """Load the model off the event loop, then, for an alias URI, poll it for new versions."""
+    follower: ModelFollower = app.state.follower
     try:
-        app.state.model = await asyncio.to_thread(ServedModel.load, uri)
-    except Exception as error:  # reported by /ready; the process stays up to say so
-        app.state.load_error = str(error)
-        logger.error("Cannot serve %s: %s", uri, error)
-        return
+        await follower.check()
     finally:
         # Importing Kedro while loading reconfigures logging, which re-enables every logger.
         quiet_access_log(app.state.settings)
-    # The model is hundreds of thousands of long-lived objects: without this, every full
-    # garbage collection walks them all and stalls every request in flight (~300 ms p99 at
-    # 32 concurrent requests, 37 ms with it). Collect first: what is frozen is never freed.
-    gc.collect()
-    gc.freeze()
-    app.state.metrics.model_ready.set(1)
-    card = app.state.model.card
-    logger.info("Serving %s (version %s, run %s)", uri, card.version, card.run_id)
+    interval = app.state.settings.model_poll_s
+    if follower.follows_alias and interval > 0:
+        await follower.poll(interval)
 
 
-def start_batcher(app: FastAPI) -> MicroBatcher[str, TextScores]:
+def start_batcher(app: FastAPI) -> MicroBatcher[str, ScoredBy]:
     """The /predict micro-batcher, scoring with the app's model (the route checks it is loaded
     before it queues a text)."""
     settings = app.state.settings
 
-    def score(texts: list[str]) -> list[TextScores]:
-        return app.state.model.predict(texts).rows()
+    def score(texts: list[str]) -> list[ScoredBy]:
+        model = app.state.model  # one model per batch, whatever a swap does meanwhile
+        return [ScoredBy(model, row) for row in model.predict(texts).rows()]
 
     batcher = MicroBatcher(
         score,
@@ -81,15 +73,16 @@ def start_batcher(app: FastAPI) -> MicroBatcher[str, TextScores]:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start loading the model and the /predict batcher; keep uvicorn's per-request access log
-    quiet unless asked. On shutdown, requests already queued are still answered."""
+    """Start the /predict batcher and loading (then following) the model; keep uvicorn's
+    per-request access log quiet unless asked. On shutdown, requests already queued are still
+    answered."""
     quiet_access_log(app.state.settings)
     app.state.batcher = start_batcher(app)
-    loading = asyncio.create_task(load_model(app))
+    following = asyncio.create_task(follow_model(app))
     try:
         yield
     finally:
-        loading.cancel()
+        following.cancel()
         await app.state.batcher.stop()
 
 
@@ -105,10 +98,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = ServiceMetrics()
-    app.state.model = None
-    app.state.load_error = None
+    app.state.model = None  # what requests score with; the follower swaps it
+
+    def publish(model: ServedModel) -> None:
+        app.state.model = model
+
+    app.state.follower = ModelFollower(settings.model_uri, app.state.metrics, publish)
     app.state.batcher = None  # started by the lifespan
-    for router in (health.router, predict.router, model.router, metrics.router):
+    for router in (health.router, predict.router, model.router, admin.router, metrics.router):
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(

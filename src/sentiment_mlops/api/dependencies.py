@@ -15,9 +15,9 @@ from fastapi.security import APIKeyHeader
 from sentiment_mlops.api.batching import MicroBatcher
 from sentiment_mlops.api.errors import APIError
 from sentiment_mlops.api.metrics import ServiceMetrics
-from sentiment_mlops.api.model import ServedModel
+from sentiment_mlops.api.model import ScoredBy, ServedModel
+from sentiment_mlops.api.model_updates import ModelFollower
 from sentiment_mlops.api.settings import Settings
-from sentiment_mlops.prediction import TextScores
 
 _api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="Needed when SENTIMENT_API_KEY is set."
@@ -34,6 +34,11 @@ async def get_metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 
+async def get_follower(request: Request) -> ModelFollower:
+    """What loads the model and keeps it in step with its alias."""
+    return request.app.state.follower
+
+
 async def get_model(request: Request) -> ServedModel:
     """The loaded model, or a 503 that says why there is none yet."""
     model = request.app.state.model
@@ -42,7 +47,7 @@ async def get_model(request: Request) -> ServedModel:
     return model
 
 
-async def get_batcher(request: Request) -> MicroBatcher[str, TextScores]:
+async def get_batcher(request: Request) -> MicroBatcher[str, ScoredBy]:
     """The /predict micro-batcher, or a 503 when the app is not running (or stopping)."""
     batcher = request.app.state.batcher
     if batcher is None:
@@ -53,8 +58,8 @@ async def get_batcher(request: Request) -> MicroBatcher[str, TextScores]:
 def not_ready_message(request: Request) -> str:
     """Why the model is not there: still loading, or failed (with the reason)."""
     state = request.app.state
-    if state.load_error:
-        return f"The model failed to load: {state.load_error}"
+    if state.follower.load_error:
+        return f"The model failed to load: {state.follower.load_error}"
     return f"The model {state.settings.model_uri!r} is still loading; retry shortly."
 
 
@@ -63,11 +68,27 @@ async def require_api_key(
 ) -> None:
     """With SENTIMENT_API_KEY set, the X-API-Key header must match it (constant-time)."""
     expected = request.app.state.settings.api_key
+    if expected is not None:
+        _check_key(api_key, expected.get_secret_value())
+
+
+async def require_admin_key(
+    request: Request, api_key: Annotated[str | None, Security(_api_key_header)] = None
+) -> None:
+    """Admin routes need SENTIMENT_API_KEY set and the X-API-Key header to match it."""
+    expected = request.app.state.settings.api_key
     if expected is None:
-        return
-    if api_key is None or not secrets.compare_digest(
-        api_key.encode(), expected.get_secret_value().encode()
-    ):
+        raise APIError(
+            403,
+            "admin_disabled",
+            "Admin routes are off: start the service with SENTIMENT_API_KEY set, and send it "
+            "in the X-API-Key header.",
+        )
+    _check_key(api_key, expected.get_secret_value())
+
+
+def _check_key(given: str | None, expected: str) -> None:
+    if given is None or not secrets.compare_digest(given.encode(), expected.encode()):
         raise APIError(
             401,
             "unauthorized",
@@ -79,4 +100,5 @@ async def require_api_key(
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 ModelDep = Annotated[ServedModel, Depends(get_model)]
-BatcherDep = Annotated[MicroBatcher[str, TextScores], Depends(get_batcher)]
+FollowerDep = Annotated[ModelFollower, Depends(get_follower)]
+BatcherDep = Annotated[MicroBatcher[str, ScoredBy], Depends(get_batcher)]

@@ -15,7 +15,7 @@ BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 @dataclass
 class ServiceMetrics:
     """Request counts and latencies per route, predictions per class, /predict batch sizes,
-    model readiness."""
+    model readiness, the served version, swaps and failed versions."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -52,4 +52,21 @@ class ServiceMetrics:
         )
         self.model_ready = Gauge(
             "sentiment_model_ready", "1 once the model is loaded.", registry=self.registry
+        )
+        self.model_version = Gauge(
+            "sentiment_model_version",
+            "1 for the registered version served now ('pinned' for a fixed URI).",
+            ["version"],
+            registry=self.registry,
+        )
+        self.model_swaps = Counter(
+            "sentiment_model_swaps",
+            "New versions swapped in while serving (the alias moved).",
+            registry=self.registry,
+        )
+        self.model_load_failures = Counter(
+            "sentiment_model_load_failures",
+            "Versions that failed to load or failed their checks, by version (not served).",
+            ["version"],
+            registry=self.registry,
         )

@@ -85,6 +85,9 @@ class GuardAndMeasure:
         headers = {
             key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
         }
+        declared = headers.get("content-length", "")
+        if declared == "0" or not (declared or "transfer-encoding" in headers):
+            return None, receive  # no body to check (`POST /admin/reload`)
         content_type = headers.get("content-type", "")
         if content_type.split(";")[0].strip().lower() != "application/json":
             return (
@@ -98,7 +101,6 @@ class GuardAndMeasure:
             f"The request body is over the {self.max_body_bytes}-byte limit; "
             "send fewer or shorter texts.",
         )
-        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             return too_large, receive
         body = bytearray()

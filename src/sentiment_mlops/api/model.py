@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import sklearn
@@ -24,7 +24,7 @@ from sentiment_mlops.api.explanations import LinearExplainer, no_explanation
 from sentiment_mlops.api.schemas import Explanation, ModelCard
 from sentiment_mlops.hooks import GIT_COMMIT_TAG, TRAIN_DATA_HASH_TAG
 from sentiment_mlops.mlflow_registry import load_packaged_model
-from sentiment_mlops.prediction import ClassScores, predict_scores
+from sentiment_mlops.prediction import ClassScores, TextScores, predict_scores
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,13 @@ def _model_card(uri: str, pyfunc_model: Any, estimator: Any, explainable: bool) 
         explainable=explainable,
         metrics=metrics,
     )
+
+
+class ScoredBy(NamedTuple):
+    """A text's scores and the model that gave them (the one served when its batch ran)."""
+
+    model: ServedModel
+    scores: TextScores
 
 
 @dataclass(frozen=True)

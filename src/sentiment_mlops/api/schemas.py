@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 EXAMPLE_TEXT = "@united thanks for the quick rebooking, great service!"
@@ -117,6 +120,26 @@ class ModelCard(BaseModel):
     calibrated: bool
     explainable: bool
     metrics: dict[str, float]
+
+
+class ModelCheck(BaseModel):
+    """The outcome of the last look at the model URI (at start, by the poll or by a reload)."""
+
+    checked_at: datetime
+    version: str | None = Field(description="The version the URI named (null: a pinned URI).")
+    outcome: Literal["loaded", "unchanged", "failed"]
+    reason: str
+
+
+class ServedModelStatus(ModelCard):
+    """The model card, and how the service keeps it current."""
+
+    loaded_at: datetime
+    follows: str | None = Field(
+        description="The registry alias URI the service polls for a new version (null: pinned)."
+    )
+    poll_interval_s: float | None = Field(description="Seconds between polls (null: no polling).")
+    last_check: ModelCheck | None
 
 
 class ErrorDetail(BaseModel):

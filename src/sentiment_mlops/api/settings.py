@@ -18,8 +18,17 @@ class Settings(BaseSettings):
         description="MLflow model URI (models:/name@alias, models:/name/version, runs:/...) "
         "or a local model directory.",
     )
+    model_poll_s: float = Field(
+        30.0,
+        ge=0.0,
+        description="With a registry alias URI (models:/name@alias), seconds between checks of "
+        "the version it names; a new one is loaded, checked and swapped in. 0: no polling "
+        "(POST /admin/reload still checks).",
+    )
     api_key: SecretStr | None = Field(
-        None, description="When set, /predict and /model need this value in X-API-Key."
+        None,
+        description="When set, /predict and /model need this value in X-API-Key. "
+        "POST /admin/reload always needs it.",
     )
     max_text_length: PositiveInt = Field(5_000, description="Longest accepted text, characters.")
     max_batch_size: PositiveInt = Field(1_000, description="Most texts in one /predict/batch.")

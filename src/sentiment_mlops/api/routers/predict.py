@@ -113,7 +113,7 @@ async def predict(  # noqa: PLR0913, PLR0917 - one parameter per dependency
     if explain:
         return _answers([body.text], explain, model, settings, metrics)[0]
     try:
-        scored = await batcher.submit(body.text)
+        scored_by = await batcher.submit(body.text)
     except BatchFailedError as error:
         raise APIError(
             500,
@@ -125,7 +125,8 @@ async def predict(  # noqa: PLR0913, PLR0917 - one parameter per dependency
         raise APIError(
             503, "shutting_down", "The service is shutting down; retry shortly."
         ) from error
-    return _prediction(scored, None, model, settings, metrics)
+    # The model that scored the batch, which a swap may have replaced since the request began.
+    return _prediction(scored_by.scores, None, scored_by.model, settings, metrics)
 
 
 @router.post("/batch", response_model=BatchPrediction, responses=ERRORS, summary="Score texts")
