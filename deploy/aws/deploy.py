@@ -68,6 +68,9 @@ def stack_parameters(args: argparse.Namespace, exists: bool) -> list[dict[str, s
         values |= {"ModelPrefix": args.served_prefix, "MlflowTrackingUri": ""}
     elif args.mlflow_tracking_uri:
         values["MlflowTrackingUri"] = args.mlflow_tracking_uri
+    if not exists:  # explicit, so that a later update can keep them (UsePreviousValue)
+        values.setdefault("ModelPrefix", args.model_prefix)
+        values.setdefault("MlflowTrackingUri", "")
     parameters = [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
     if exists:
         kept = {"ModelPrefix", "MlflowTrackingUri"} - set(values)

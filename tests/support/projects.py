@@ -138,10 +138,16 @@ class TrainedProject:
         return pd.read_parquet(output)
 
 
+_MLFLOW_RUN_STATE = {"MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"}
+
+
 def tool_env(project: Path, tracking_uri: str) -> dict[str, str]:
     """Environment for a CLI run inside ``project``: no telemetry, its own MLflow store."""
+    # An in-process run of an earlier test may have left its experiment or run in the
+    # environment; a child process must use its own store's.
+    inherited = {key: value for key, value in os.environ.items() if key not in _MLFLOW_RUN_STATE}
     return {
-        **os.environ,
+        **inherited,
         "KEDRO_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
         "MLFLOW_TRACKING_URI": tracking_uri,
