@@ -102,7 +102,8 @@ def test_a_scoring_failure_is_a_json_error_and_the_next_request_is_answered(mode
     app = create_app(Settings(model_uri=model_dir))
     with TestClient(app, raise_server_exceptions=False) as client:
         wait_ready(client)
-        app.state.model = FailsOn("this one breaks the model", app.state.model)
+        follower = app.state.follower
+        follower.served = FailsOn("this one breaks the model", follower.served)
         failed = client.post("/predict", json={"text": "this one breaks the model"})
         answered = client.post("/predict", json={"text": "great crew, thanks"})
     assert failed.status_code == 500

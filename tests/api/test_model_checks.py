@@ -93,8 +93,15 @@ class FakeRegistry:
 
 @pytest.fixture
 def follower() -> tuple[ModelFollower, FakeRegistry, list[ServedModel]]:
-    published: list[ServedModel] = []
-    follower = ModelFollower("models:/sentiment@champion", ServiceMetrics(), published.append)
+    follower = ModelFollower("models:/sentiment@champion", ServiceMetrics())
+    published: list[ServedModel] = []  # each model served, in order
+    original_swap_in = follower._swap_in
+
+    def swap_in(candidate: ServedModel) -> None:
+        original_swap_in(candidate)
+        published.append(follower.served)
+
+    follower._swap_in = swap_in
     return follower, FakeRegistry(follower), published
 
 
@@ -132,7 +139,7 @@ async def test_failed_version_is_retried_only_when_the_alias_moves_or_on_request
 
 
 async def test_a_pinned_uri_is_loaded_once_and_never_polled(tmp_path) -> None:
-    follower = ModelFollower(str(tmp_path), ServiceMetrics(), lambda model: None)
+    follower = ModelFollower(str(tmp_path), ServiceMetrics())
     loads: list[str | None] = []
 
     def load(version):

@@ -26,7 +26,7 @@ from sentiment_mlops.api.batching import MicroBatcher
 from sentiment_mlops.api.errors import install_error_handlers
 from sentiment_mlops.api.metrics import ServiceMetrics
 from sentiment_mlops.api.middleware import GuardAndMeasure
-from sentiment_mlops.api.model import ScoredBy, ServedModel
+from sentiment_mlops.api.model import ScoredBy
 from sentiment_mlops.api.model_updates import ModelFollower
 from sentiment_mlops.api.routers import admin, health, metrics, model, predict
 from sentiment_mlops.api.settings import Settings
@@ -58,7 +58,7 @@ def start_batcher(app: FastAPI) -> MicroBatcher[str, ScoredBy]:
     settings = app.state.settings
 
     def score(texts: list[str]) -> list[ScoredBy]:
-        model = app.state.model  # one model per batch, whatever a swap does meanwhile
+        model = app.state.follower.served  # one model per batch, whatever a swap does
         return [ScoredBy(model, row) for row in model.predict(texts).rows()]
 
     batcher = MicroBatcher(
@@ -98,12 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = ServiceMetrics()
-    app.state.model = None  # what requests score with; the follower swaps it
-
-    def publish(model: ServedModel) -> None:
-        app.state.model = model
-
-    app.state.follower = ModelFollower(settings.model_uri, app.state.metrics, publish)
+    # Holds the served model (``served``), which requests score with and a swap replaces.
+    app.state.follower = ModelFollower(settings.model_uri, app.state.metrics)
     app.state.batcher = None  # started by the lifespan
     for router in (health.router, predict.router, model.router, admin.router, metrics.router):
         app.include_router(router)

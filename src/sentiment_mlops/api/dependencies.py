@@ -41,7 +41,7 @@ async def get_follower(request: Request) -> ModelFollower:
 
 async def get_model(request: Request) -> ServedModel:
     """The loaded model, or a 503 that says why there is none yet."""
-    model = request.app.state.model
+    model = request.app.state.follower.served
     if model is None:
         raise APIError(503, "model_not_ready", not_ready_message(request))
     return model

@@ -28,7 +28,7 @@ from sentiment_mlops.prediction import ClassScores, TextScores, predict_scores
 
 logger = logging.getLogger(__name__)
 
-_REGISTRY_URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+REGISTRY_URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
 def _model_card(uri: str, pyfunc_model: Any, estimator: Any, explainable: bool) -> ModelCard:
@@ -42,7 +42,7 @@ def _model_card(uri: str, pyfunc_model: Any, estimator: Any, explainable: bool) 
     run_id = pyfunc_model.metadata.run_id
     from_store = uri.startswith(("models:/", "runs:/"))
     client = MlflowClient() if from_store else None
-    match = _REGISTRY_URI_RE.match(uri)
+    match = REGISTRY_URI_RE.match(uri)
     if match and client is not None:
         name = match["name"]
         model_version = (

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -26,13 +24,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from sentiment_mlops.api.metrics import ServiceMetrics
-from sentiment_mlops.api.model import ServedModel
+from sentiment_mlops.api.model import REGISTRY_URI_RE, ServedModel
 from sentiment_mlops.api.schemas import ModelCheck
 from sentiment_mlops.mlflow_registry import SCORE_TAG
 
 logger = logging.getLogger(__name__)
 
-_ALIAS_URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
 # One short text of each class: a model that cannot score these is not served.
 CANARY_TEXTS = (
     "Thank you, the crew was wonderful and the flight was on time!",
@@ -76,19 +73,15 @@ def check_model(candidate: ServedModel, served: ServedModel | None, has_test_sco
 class ModelFollower:
     """Loads the configured model, keeps it in step with its alias, and says how that went.
 
-    ``publish`` receives each model that passed its checks (the app stores it where requests
-    find it); the follower keeps what ``/model`` reports.
+    ``served`` is the model requests score with: one attribute, replaced in one assignment.
     """
 
-    def __init__(
-        self, uri: str, metrics: ServiceMetrics, publish: Callable[[ServedModel], None]
-    ) -> None:
+    def __init__(self, uri: str, metrics: ServiceMetrics) -> None:
         self.uri = uri
         self.metrics = metrics
-        self._publish = publish
-        match = _ALIAS_URI_RE.match(uri)
+        match = REGISTRY_URI_RE.match(uri)
         self.model_name = match["name"] if match else None
-        self.alias = match["alias"] if match else None
+        self.alias = match["alias"] if match else None  # None: a pinned URI
         self.served: ServedModel | None = None
         self.loaded_at: datetime | None = None
         self.last_check: ModelCheck | None = None
@@ -158,7 +151,6 @@ class ModelFollower:
         gc.freeze()
         previous = self.served
         self.served, self.loaded_at, self.load_error = candidate, datetime.now(UTC), None
-        self._publish(candidate)
         self.metrics.model_ready.set(1)
         self.metrics.model_version.clear()
         self.metrics.model_version.labels(candidate.card.version or "pinned").set(1)

@@ -25,6 +25,6 @@ def health() -> Status:
 )
 def ready(request: Request) -> Status:
     """200 once the model is loaded; 503 (with the reason) before that or if loading failed."""
-    if request.app.state.model is None:
+    if request.app.state.follower.served is None:
         raise APIError(503, "model_not_ready", not_ready_message(request))
     return Status(status="ready", model_uri=request.app.state.settings.model_uri)
