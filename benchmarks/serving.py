@@ -17,7 +17,8 @@ Everything runs on the same fitted model, loaded from the MLflow registry:
 
 Prerequisites: a trained and registered model (``make run``), the Debian package ``hey``
 (``apt-get install hey``) and the tweets in ``$SENTIMENT_DATA_MIRROR``. Run from the project
-root, with the same MLFLOW_TRACKING_URI as the training run:
+root, with the same MLFLOW_TRACKING_URI as the training run (unset: the project's
+``mlflow.db``, as for ``kedro run``):
 
     .venv/bin/python benchmarks/serving.py --alias champion --swap-version 1
 
@@ -122,18 +123,20 @@ def hey(
 def swap_rows(
     url: str, body: dict, headers: dict[str, str], *, alias: str, version: str
 ) -> dict[str, dict[str, float]]:
-    """Steady p99 at c=8, then p99 of the requests sent while the service swaps versions."""
+    """Steady p99 at c=8, then p99 of the requests sent while the service swaps versions
+    (``url``: the service's root)."""
     load = ["-z", f"{SWAP_RUN_S}s", "-c", str(SWAP_CONCURRENCY)]
+    predict = f"{url}/predict"
     rows = {
         f"HTTP /predict, c={SWAP_CONCURRENCY}, steady": latency_row(
-            hey_csv(url, body, load, headers)
+            hey_csv(predict, body, load, headers)
         )
     }
     client = MlflowClient()
     before = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, alias).version
     with ThreadPoolExecutor(1) as pool:
         started = time.monotonic()
-        running = pool.submit(hey_csv, url, body, load, headers)
+        running = pool.submit(hey_csv, predict, body, load, headers)
         time.sleep(SWAP_RUN_S / 3)
         client.set_registered_model_alias(REGISTERED_MODEL_NAME, alias, version)
         swap_start = time.monotonic() - started
@@ -184,6 +187,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     )
     arguments = parser.parse_args()
     arguments.model_uri = f"models:/{REGISTERED_MODEL_NAME}@{arguments.alias}"
+    # The servers run in a scratch directory: a relative SQLite URI would be a new, empty store.
+    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}")
     if shutil.which("hey") is None:
         sys.exit("This benchmark needs `hey` (Debian: apt-get install hey).")
 
@@ -247,7 +252,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             )
         if arguments.swap_version:
             rows |= swap_rows(
-                f"{url}/predict",
+                url,
                 {"text": text},
                 headers,
                 alias=arguments.alias,

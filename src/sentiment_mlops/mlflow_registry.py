@@ -73,6 +73,10 @@ def packaged_artifact(pyfunc_model: Any) -> Any:
     return kedro_model.loaded_catalog.load(artifacts[0])
 
 
+# Requirements files that MLflow already compared with this environment in this process.
+_REQUIREMENTS_CHECKED: set[str] = set()
+
+
 def load_packaged_model(uri: str) -> tuple[Any, Any]:
     """Load ``uri`` (``models:/sentiment@champion``, ``runs:/...``, a local model directory).
 
@@ -81,7 +85,15 @@ def load_packaged_model(uri: str) -> tuple[Any, Any]:
     deep-copies its catalog and runs a Kedro runner on every call.
     """
     try:
-        pyfunc_model = mlflow.pyfunc.load_model(uri)
+        local_path = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+        requirements = Path(local_path, "requirements.txt")
+        requirements_text = requirements.read_text() if requirements.exists() else ""
+        # MLflow compares each requirement with the installed version on every load: ~0.35 s
+        # of pure-Python work for the ~140 lock pins, which competes with the requests a
+        # service answers while it swaps in a new version. Once per requirements set is enough.
+        checked = requirements_text in _REQUIREMENTS_CHECKED
+        pyfunc_model = mlflow.pyfunc.load_model(local_path, suppress_warnings=checked)
+        _REQUIREMENTS_CHECKED.add(requirements_text)
     except Exception as error:
         raise ModelLoadError(
             f"Cannot load model {uri!r}: {error}. Train and register one with `kedro run`, "

@@ -1,0 +1,54 @@
+"""Loading a packaged model: MLflow's requirement check runs once per requirements set."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from sentiment_mlops.mlflow_registry import load_packaged_model
+
+pytestmark = pytest.mark.integration
+
+MISMATCH = "Detected one or more mismatches between the model's dependencies"
+
+
+class _Warnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _copy_with_requirement(model_dir: str, destination: Path, requirement: str) -> str:
+    copy = shutil.copytree(model_dir, destination)
+    requirements = Path(copy, "requirements.txt")
+    requirements.write_text(requirements.read_text().rstrip("\n") + f"\n{requirement}\n")
+    return str(copy)
+
+
+def test_requirements_are_compared_with_the_environment_once_per_set(model_dir, tmp_path):
+    # A pin no environment has, unique to this test: the first load must warn about it.
+    missing = f"no-such-package-{uuid.uuid4().hex[:8]}==1.0"
+    first = _copy_with_requirement(model_dir, tmp_path / "first", missing)
+    second = _copy_with_requirement(model_dir, tmp_path / "second", missing)
+    other = _copy_with_requirement(model_dir, tmp_path / "other", f"{missing}.1")
+    # MLflow's loggers do not propagate to the root logger, where caplog listens.
+    warnings = _Warnings()
+    requirements_logger = logging.getLogger("mlflow.utils.requirements_utils")
+    requirements_logger.addHandler(warnings)
+    try:
+        load_packaged_model(first)
+        after_first = sum(MISMATCH in message for message in warnings.messages)
+        load_packaged_model(second)  # the same requirements: not compared again
+        after_second = sum(MISMATCH in message for message in warnings.messages)
+        load_packaged_model(other)  # other requirements: compared
+        after_other = sum(MISMATCH in message for message in warnings.messages)
+    finally:
+        requirements_logger.removeHandler(warnings)
+    assert (after_first, after_second, after_other) == (1, 1, 2)
