@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.io import DatasetError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -50,26 +51,45 @@ def test_predict_sentiment_names_rows_without_text(model):
         predict_sentiment(model, pd.DataFrame({"text": ["hi", None]}))
 
 
-def test_score_instances_yields_one_frame_for_a_table(model):
-    frames = list(score_instances(model, pd.DataFrame({"text": TEXTS})))
-    assert len(frames) == 1
-    assert list(frames[0].columns) == ["label", "confidence", "negative", "neutral", "positive"]
+def test_score_instances_returns_the_predictions_of_a_table(model):
+    predictions = score_instances(model, pd.DataFrame({"text": TEXTS}))
+    assert isinstance(predictions, pd.DataFrame)
+    assert list(predictions.columns) == ["label", "confidence", "negative", "neutral", "positive"]
 
 
-def test_score_instances_streams_chunks_with_their_text(model, caplog):
+def test_score_instances_scores_chunks_lazily_with_their_text(model, caplog):
     chunks = [pd.DataFrame({"text": TEXTS[:3]}), pd.DataFrame({"text": TEXTS[3:]}, index=[3, 4])]
     caplog.set_level("INFO")
-    frames = list(score_instances(model, iter(chunks)))
+    scored = score_instances(model, iter(chunks))
+    assert "Scored chunk" not in caplog.text  # nothing is scored before it is written
+    frames = list(scored)
     assert [len(frame) for frame in frames] == [3, 2]
     assert list(pd.concat(frames)["text"]) == TEXTS
     assert "Scored chunk 2 (2 rows, 5 so far)" in caplog.text
 
 
-def test_chunked_csv_writes_one_header_and_restarts_per_instance(tmp_path):
+def test_chunked_csv_writes_chunks_under_one_header(tmp_path):
     path = tmp_path / "predictions.csv"
-    first = ChunkedCSVDataset(filepath=str(path))
-    first.save(pd.DataFrame({"a": [1, 2]}))
-    first.save(pd.DataFrame({"a": [3]}))
+    ChunkedCSVDataset(filepath=str(path)).save(
+        iter([pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": [3]})])
+    )
     assert path.read_text().splitlines() == ["a", "1", "2", "3"]
-    ChunkedCSVDataset(filepath=str(path)).save(pd.DataFrame({"a": [9]}))  # a new run
+    ChunkedCSVDataset(filepath=str(path)).save(pd.DataFrame({"a": [9]}))  # a table, a new run
     assert path.read_text().splitlines() == ["a", "9"]
+
+
+def test_a_failure_mid_write_leaves_the_previous_file_and_no_partial_one(tmp_path):
+    path = tmp_path / "predictions.csv"
+    dataset = ChunkedCSVDataset(filepath=str(path))
+    dataset.save(pd.DataFrame({"a": [1, 2, 3]}))
+    before = path.read_bytes()
+
+    def chunks_then_a_fault():
+        yield pd.DataFrame({"a": [7]})
+        yield pd.DataFrame({"a": [8]})
+        raise OSError("the store went away")
+
+    with pytest.raises(DatasetError, match="the store went away"):
+        dataset.save(chunks_then_a_fault())
+    assert path.read_bytes() == before
+    assert [entry.name for entry in tmp_path.iterdir()] == ["predictions.csv"]

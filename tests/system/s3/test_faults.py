@@ -8,12 +8,15 @@ metrics, no new version).
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
 
 import pytest
 
-from tests.support.projects import kedro
+from tests.support.projects import VENV_BIN, kedro
 from tests.support.servers import free_port
+from tests.support.tcp_proxy import TcpProxy
 from tests.system.s3.conftest import SOURCE, AwsProject, S3Server, object_etags
 
 pytestmark = pytest.mark.system
@@ -96,3 +99,54 @@ def test_missing_object_mid_run(aws_project: AwsProject, s3_server: S3Server) ->
     assert not [
         key for key in written if "/06_models/" in key or "metrics" in key or "promotion" in key
     ]
+
+
+def test_batch_scoring_cut_off_mid_run_leaves_the_previous_predictions(
+    aws_project: AwsProject, s3_server: S3Server, airline_raw, tmp_path
+) -> None:
+    """The endpoint goes away while `kedro run --pipelines inference` scores its chunks: the
+    run fails, naming the dataset, and the bucket holds the previous predictions, whole, and
+    no partial file."""
+    instances = tmp_path / "instances.csv"
+    airline_raw[["text"]].head(3000).to_csv(instances, index=False)  # 300 chunks of 10
+    predictions = f"{aws_project.root}/07_model_output/batch_predictions.csv"
+    params = (
+        f"source={SOURCE},instances_path={instances},predictions_path=s3://{predictions},"
+        "instances_chunksize=10"
+    )
+    arguments = ["run", "--env", "aws", "--pipelines", "inference", "--params", params]
+    first = kedro(aws_project.path, *arguments, env=aws_project.env)
+    assert first.returncode == 0, (first.stdout + first.stderr)[-3000:]
+    before = object_etags(s3_server, aws_project.root)
+    assert predictions in before
+
+    upstream = int(s3_server.endpoint_url.rsplit(":", 1)[1])
+    with TcpProxy(upstream) as proxy:
+        env = {
+            **aws_project.env,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        started = time.monotonic()
+        run = subprocess.Popen(
+            [VENV_BIN / "kedro", *arguments],
+            cwd=aws_project.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines = []
+        for line in run.stdout:  # the model is loaded; chunks are being scored
+            lines.append(line)
+            if re.search(r"Scored chunk \d+ ", line):
+                proxy.cut()
+                break
+        rest, _ = run.communicate(timeout=BOUND_S)
+    elapsed = time.monotonic() - started
+    output = " ".join(("".join(lines) + rest).split())
+    assert run.returncode != 0, output[-3000:]
+    assert elapsed < BOUND_S
+    assert "Scored chunk 300 " in output  # every chunk was scored, then writing failed
+    assert "Failed while saving data to dataset" in output and "batch_predictions.csv" in output
+    assert object_etags(s3_server, aws_project.root) == before

@@ -47,17 +47,22 @@ def predict_sentiment(sentiment_model: Any, instances: pd.DataFrame) -> pd.DataF
 
 def score_instances(
     sentiment_model: Any, instances: pd.DataFrame | Iterable[pd.DataFrame]
-) -> Iterator[pd.DataFrame]:
+) -> pd.DataFrame | Iterator[pd.DataFrame]:
     """Score a table of texts, or an iterator of chunks of one (a CSV read with ``chunksize``).
 
-    A generator node: Kedro saves each chunk's predictions as soon as it is scored, so a file
-    larger than memory streams through. Progress is logged once per chunk.
+    For chunks the result is lazy: each chunk is scored (its progress logged) when the
+    ``predictions`` dataset writes it, so a file larger than memory streams through, and the
+    dataset publishes the file only once the last chunk is written
+    (:class:`~sentiment_mlops.datasets.chunked_csv_dataset.ChunkedCSVDataset`).
     """
     if isinstance(instances, pd.DataFrame):
-        yield predict_sentiment(sentiment_model, instances)
-        return
+        return predict_sentiment(sentiment_model, instances)
+    return _scored_chunks(sentiment_model, instances)
+
+
+def _scored_chunks(sentiment_model: Any, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     scored = 0
-    for number, chunk in enumerate(instances, start=1):
+    for number, chunk in enumerate(chunks, start=1):
         predictions = predict_sentiment(sentiment_model, chunk)
         scored += len(predictions)
         logger.info("Scored chunk %d (%d rows, %d so far)", number, len(predictions), scored)
