@@ -63,7 +63,10 @@ RUN mkdir -p src data conf/local \
 USER ${KEDRO_UID}
 
 EXPOSE 8000
+# Healthy means ready to serve: the model is loaded (the service retries a failed first load
+# by itself; meanwhile /ready answers 503 with the reason and the container is not healthy).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=4)"]
 
-CMD ["uvicorn", "sentiment_mlops.api.app:app", "--host", "0.0.0.0", "--port", "8000"]
+# `sentiment-mlops serve`: uvicorn with the service's bounds on headers, connections and time.
+CMD ["sentiment-mlops", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -83,7 +83,7 @@ clean:  ## Remove outputs of runs (not the raw data, not the MLflow store)
 
 .PHONY: serve
 serve: setup  ## Serve $SENTIMENT_MODEL_URI (default models:/sentiment@champion) on 127.0.0.1:8000
-	$(BIN)/uvicorn sentiment_mlops.api.app:app --host 127.0.0.1 --port 8000
+	$(BIN)/sentiment-mlops serve --host 127.0.0.1 --port 8000
 
 viz: setup-dev  ## Look at the pipelines in kedro-viz on http://127.0.0.1:$(VIZ_PORT)
 	$(BIN)/kedro viz run --no-browser --host 127.0.0.1 --port $(VIZ_PORT)

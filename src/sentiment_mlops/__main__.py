@@ -7,6 +7,8 @@ sentiment-mlops upload-raw --source airline --env aws
 sentiment-mlops promote --version 3 [--force]
                                     move the champion alias by hand (a rollback); a service
                                     that follows the alias loads that version by itself
+sentiment-mlops serve [--host 127.0.0.1] [--port 8000]
+                                    the API, with its connection limits (SENTIMENT_* settings)
 """
 
 from __future__ import annotations
@@ -162,6 +164,38 @@ def promote(  # noqa: PLR0913, PLR0917 - one parameter per option
         )
 
 
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port."
+)
+def serve(host: str, port: int) -> None:
+    """Serve the API (uvicorn, one worker) with the service's bounds on connections.
+
+    Besides the app's own limits, this bounds what uvicorn alone does not: the request line
+    and headers (size, count, time to arrive), idle keep-alive connections and open
+    connections. Every limit is a SENTIMENT_* setting (see docs/api.md).
+    """
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from sentiment_mlops.api.protocol import BoundedHttpToolsProtocol  # noqa: PLC0415
+    from sentiment_mlops.api.settings import Settings  # noqa: PLC0415
+
+    try:
+        service_settings = Settings()
+    except ValidationError as error:
+        raise BadInput(f"Invalid SENTIMENT_* setting: {error}") from error
+    uvicorn.run(
+        "sentiment_mlops.api.app:app",
+        host=host,
+        port=port,
+        http=BoundedHttpToolsProtocol,
+        timeout_keep_alive=service_settings.keep_alive_s,
+        limit_concurrency=service_settings.max_connections,
+    )
+
+
 def main(*args: Any, **kwargs: Any) -> Any:
     """Entry point of ``sentiment-mlops`` and ``python -m sentiment_mlops``."""
     configure_project(PACKAGE_NAME)
@@ -172,6 +206,7 @@ def main(*args: Any, **kwargs: Any) -> Any:
             "run": find_run_command(PACKAGE_NAME),
             "upload-raw": upload_raw,
             "promote": promote,
+            "serve": serve,
         },
     )
     kwargs["standalone_mode"] = not hasattr(sys, "ps1")

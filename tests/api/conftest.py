@@ -17,6 +17,8 @@ from tests.support.projects import TrainedProject
 from tests.support.servers import ServerProcess, free_port, start_server
 
 STARTUP_TIMEOUT_S = 120
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROTOCOL = "sentiment_mlops.api.protocol:BoundedHttpToolsProtocol"
 
 
 @dataclass
@@ -36,20 +38,31 @@ class Service:
         self.server.stop()
 
 
-def start_service(workdir: Path, env: dict[str, str]) -> Service:
-    """``uvicorn sentiment_mlops.api.app:app`` in a fresh process, outside the project
-    directory; returns once /ready says the model is loaded."""
+def start_service(
+    workdir: Path, env: dict[str, str], app: str | None = None, ready: str = "/ready"
+) -> Service:
+    """``sentiment-mlops serve`` in a fresh process, outside the project directory; returns
+    once ``ready`` answers 200 (by default: the model is loaded).
+
+    With ``app`` (an import string such as ``tests.support.faulty_service:app``), uvicorn
+    serves that app instead, with the same bounded protocol.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "uvicorn", "sentiment_mlops.api.app:app"]
+    if app is None:
+        command = [sys.executable, "-m", "sentiment_mlops", "serve", "--port", str(port)]
+    else:
+        command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1"]
+        command += ["--port", str(port), "--http", PROTOCOL]
+        env = {**env, "PYTHONPATH": str(PROJECT_ROOT)}  # the app lives in tests/support
     server = start_server(
-        [*command, "--host", "127.0.0.1", "--port", str(port)],
-        f"{url}/ready",
+        command,
+        f"{url}{ready}",
         timeout=STARTUP_TIMEOUT_S,
         interval=0.2,
         cwd=workdir,
         env=env,
-        log=workdir / f"uvicorn-{port}.log",
+        log=workdir / f"service-{port}.log",
         stop_timeout=30,
     )
     return Service(url, server)

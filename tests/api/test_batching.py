@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 
-from sentiment_mlops.api.batching import BatcherClosedError, BatchFailedError, MicroBatcher
+from sentiment_mlops.api.batching import (
+    BatcherClosedError,
+    BatchFailedError,
+    MicroBatcher,
+    QueueFullError,
+    QueueTimeoutError,
+)
 
 pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
@@ -113,6 +121,68 @@ async def test_a_cancelled_worker_leaves_nobody_waiting():
     await batcher.stop()
 
 
-def test_bad_limits_are_refused():
-    with pytest.raises(ValueError, match="max_size must be >= 1"):
-        MicroBatcher(Scorer(), max_size=0)
+@pytest.mark.parametrize(
+    "limits",
+    [{"max_size": 0}, {"max_queue": 0}, {"max_wait_s": -1}, {"queue_timeout_s": 0}],
+    ids=lambda limits: next(iter(limits)),
+)
+def test_bad_limits_are_refused(limits):
+    with pytest.raises(ValueError, match="max_size and max_queue must be >= 1"):
+        MicroBatcher(Scorer(), **{"max_size": 1, **limits})
+
+
+class SlowScorer(Scorer):
+    """Blocks its thread for ``seconds`` per batch, as a big model does; records the thread."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.threads: list[threading.Thread] = []
+
+    def __call__(self, texts: list[str]) -> list[str]:
+        self.threads.append(threading.current_thread())
+        time.sleep(self.seconds)
+        return super().__call__(texts)
+
+
+async def test_a_full_queue_refuses_new_items_at_once():
+    batcher = await started(SlowScorer(0.5), max_size=1, max_queue=2)
+    first = asyncio.create_task(batcher.submit("being scored"))
+    await asyncio.sleep(0.1)  # the worker took it: the queue is empty again
+    queued = [asyncio.create_task(batcher.submit(text)) for text in ["a", "b"]]
+    await asyncio.sleep(0)
+    with pytest.raises(QueueFullError, match="2 texts are waiting already"):
+        await asyncio.wait_for(batcher.submit("one too many"), 0.1)
+    await batcher.stop()
+    assert [await task for task in [first, *queued]] == ["BEING SCORED", "A", "B"]
+
+
+async def test_an_item_that_waited_past_its_deadline_is_not_scored():
+    scorer = SlowScorer(0.5)
+    batcher = await started(scorer, max_size=1, queue_timeout_s=0.2)
+    first = asyncio.create_task(batcher.submit("slow"))
+    await asyncio.sleep(0.05)
+    with pytest.raises(QueueTimeoutError, match="waited over 0.2 s"):
+        await asyncio.wait_for(batcher.submit("late"), GATHER_S)  # waits 0.45 s behind "slow"
+    assert await first == "SLOW"
+    await batcher.stop()
+    assert scorer.batches == [["slow"]]
+
+
+async def test_scoring_runs_off_the_event_loop_even_for_one_item():
+    scorer = SlowScorer(0.3)
+    batcher = await started(scorer, max_size=64)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    assert await batcher.submit("alone") == "ALONE"
+    ticker.cancel()
+    await batcher.stop()
+    assert scorer.threads[0] is not threading.main_thread()
+    assert ticks >= 10  # the loop kept running while the text was scored (30 without load)

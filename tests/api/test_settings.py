@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from sentiment_mlops.__main__ import serve
 from sentiment_mlops.api.app import create_app
 from sentiment_mlops.api.settings import Settings
 from tests.api.conftest import wait_ready
@@ -69,7 +71,7 @@ def test_api_key_is_required_when_set(model_dir):
         assert refused.status_code == 401
         assert refused.json()["error"] == {
             "code": "unauthorized",
-            "message": "Missing or wrong X-API-Key header.",
+            "message": "Missing or wrong X-API-Key header (send exactly one).",
         }
     assert right.status_code == 200
     assert health.status_code == 200  # probes need no key
@@ -97,3 +99,13 @@ def test_settings_come_from_the_environment(monkeypatch):
     assert (settings.max_text_length, settings.min_confidence) == (20, 0.6)
     assert settings.model_uri == "models:/sentiment@champion"
     assert (settings.max_batch_size, settings.api_key) == (1000, None)
+
+
+@pytest.mark.unit
+def test_serve_refuses_a_bad_setting_with_a_clear_error(monkeypatch):
+    monkeypatch.setenv("SENTIMENT_MAX_HEADERS", "many")
+    result = CliRunner().invoke(serve, ["--port", "8000"])
+    assert result.exit_code == 2
+    assert "Invalid SENTIMENT_* setting" in result.output
+    assert "max_headers" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -12,6 +12,7 @@ installs them).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import PROJECT_ROOT, raw_source_files
-from tests.support.servers import answers, free_port, start_server, wait_until
+from tests.support.servers import ServerError, answers, free_port, start_server, wait_until
 
 pytestmark = pytest.mark.system
 
@@ -273,19 +274,104 @@ def test_bad_input_is_a_client_error_not_a_crash(served):
     assert status == 422, answer
 
 
-def test_health_and_healthcheck(served, docker):
+def health_status(docker: Docker, name: str, wanted: str, timeout: float = 90) -> str:
+    """The container's Docker health status once it is ``wanted`` (or the last one seen)."""
+    status = ""
+
+    def reached() -> bool:
+        nonlocal status
+        status = docker("inspect", "--format", "{{.State.Health.Status}}", name).strip()
+        return status == wanted
+
+    with contextlib.suppress(ServerError):
+        wait_until(reached, what=f"{name} {wanted}", timeout=timeout, interval=1)
+    return status
+
+
+def test_healthy_means_ready_to_serve(served, docker, image, tmp_path):
+    """The image's HEALTHCHECK (its own command, run every second here) reports a container
+    that serves healthy, and one without a model not healthy."""
     base, name = served
     with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
         assert response.status == 200
-    healthcheck = json.loads(docker("inspect", "--format", "{{json .Config.Healthcheck}}", name))
-    assert "http://127.0.0.1:8000/health" in " ".join(healthcheck["Test"])
+    fast = ["--health-interval", "1s", "--health-start-period", "0s", "--health-retries", "2"]
+    without_model = f"sentiment-smoke-{uuid.uuid4().hex[:8]}"
+    docker(
+        "run",
+        "--detach",
+        "--name",
+        without_model,
+        "--label",
+        "sentiment-smoke-test",
+        *fast,
+        "--env",
+        "SENTIMENT_MODEL_URI=/models/not-there",
+        image,
+    )
+    # The served container was started without the fast settings: restart one like it with them.
+    healthy = f"sentiment-smoke-{uuid.uuid4().hex[:8]}"
+    mounts = json.loads(docker("inspect", "--format", "{{json .HostConfig.Binds}}", name))
+    docker(
+        "run",
+        "--detach",
+        "--name",
+        healthy,
+        "--label",
+        "sentiment-smoke-test",
+        *fast,
+        "--volume",
+        mounts[0],
+        "--env",
+        f"SENTIMENT_MODEL_URI={CONTAINER_MODEL}",
+        image,
+    )
+    try:
+        assert health_status(docker, healthy, "healthy") == "healthy"
+        assert health_status(docker, without_model, "unhealthy") == "unhealthy"
+        # Still running: it keeps retrying the load, and /ready says why it cannot serve.
+        assert docker("inspect", "--format", "{{.State.Status}}", without_model).strip() == (
+            "running"
+        )
+    finally:
+        docker("rm", "--force", without_model, healthy, check=False)
+
+
+def test_no_credential_file_reaches_the_build_context(docker, image, tmp_path):
+    """The build context of a checkout holding the usual credential files (a filled-in copy of
+    s3.env.example, conf/local credentials, a .env) contains none of them."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(
+        PROJECT_ROOT,
+        checkout,
+        ignore=shutil.ignore_patterns(".venv", ".git", "data", "mlruns", "mlflow.db", "artifacts"),
+    )
+    secrets = [
+        "conf/aws/s3.env",
+        "conf/local/credentials.yml",
+        "conf/base/credentials.yml",
+        ".env",
+        "deploy/aws/prod.env",
+    ]
+    for secret in secrets:
+        (checkout / secret).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / secret).write_text("AWS_SECRET_ACCESS_KEY=not-a-real-secret\n")
+    (checkout / "Dockerfile.context").write_text(f"FROM {BASE_IMAGE}\nCOPY . /context\n")
+    tag = f"sentiment-context-{uuid.uuid4().hex[:8]}"
+    docker("build", "--file", str(checkout / "Dockerfile.context"), "--tag", tag, str(checkout))
+    try:
+        listed = docker("run", "--rm", tag, "find", "/context", "-type", "f").split()
+    finally:
+        docker("rmi", "--force", tag, check=False)
+    context = {path.removeprefix("/context/") for path in listed}
+    assert "src/sentiment_mlops/__init__.py" in context  # the context is the checkout
+    assert context.isdisjoint(secrets)
 
 
 def test_server_process_is_not_root(served, docker):
     _, name = served
     # `docker top` lists the container's processes as the host sees them.
     processes = docker("top", name, "-eo", "pid,uid,args").splitlines()[1:]
-    assert any("uvicorn" in line for line in processes), processes
+    assert any("sentiment-mlops serve" in line for line in processes), processes
     assert {line.split()[1] for line in processes} == {"999"}
     assert docker("exec", name, "id", "-u").strip() == "999"
 

@@ -40,14 +40,24 @@ def quiet_access_log(settings: Settings) -> None:
 
 
 async def follow_model(app: FastAPI) -> None:
-    """Load the model off the event loop, then, for an alias URI, poll it for new versions."""
+    """Load the model off the event loop, retrying with backoff until one is served (the
+    registry or the store may be down at boot: /ready says why meanwhile), then, for an alias
+    URI, poll it for new versions."""
     follower: ModelFollower = app.state.follower
-    try:
-        await follower.check()
-    finally:
-        # Importing Kedro while loading reconfigures logging, which re-enables every logger.
-        quiet_access_log(app.state.settings)
-    interval = app.state.settings.model_poll_s
+    settings: Settings = app.state.settings
+    delay = 1.0
+    while True:
+        try:
+            await follower.check(retry_failed=True)
+        finally:
+            # Importing Kedro while loading reconfigures logging, which re-enables every logger.
+            quiet_access_log(settings)
+        if follower.served is not None:
+            break
+        logger.warning("No model to serve yet; trying again in %g s", delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, settings.model_load_retry_max_s)
+    interval = settings.model_poll_s
     if follower.follows_alias and interval > 0:
         await follower.poll(interval)
 
@@ -65,6 +75,8 @@ def start_batcher(app: FastAPI) -> MicroBatcher[str, ScoredBy]:
         score,
         max_size=settings.micro_batch_max_size,
         max_wait_s=settings.micro_batch_max_wait_ms / 1000,
+        max_queue=settings.micro_batch_max_queue,
+        queue_timeout_s=settings.queue_timeout_s,
         observe_batch_size=app.state.metrics.batch_size.observe,
     )
     batcher.start()
@@ -95,6 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Negative / neutral / positive, with a calibrated confidence, a score per "
         "class and, on request, the words that decided it.",
         lifespan=lifespan,
+        # No 307 to the path without its trailing slash: the redirect is built from the Host
+        # header, and it answered before the key was checked. A wrong path is a 404.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.metrics = ServiceMetrics()
@@ -104,9 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health.router, predict.router, model.router, admin.router, metrics.router):
         app.include_router(router)
     install_error_handlers(app)
-    app.add_middleware(
-        GuardAndMeasure, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes
-    )
+    app.add_middleware(GuardAndMeasure, metrics=app.state.metrics, settings=settings)
     return app
 
 

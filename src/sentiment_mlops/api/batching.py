@@ -5,6 +5,11 @@ concurrent load the service queues single-text requests and scores everything qu
 call when the scorer is free, then hands each request its own answer (the idea of Ray Serve's
 ``@serve.batch`` and Triton's dynamic batcher). With ``max_wait_s=0`` a lone request waits for
 nothing: it is scored as soon as the scorer is free.
+
+The queue is bounded twice: in length (a full queue refuses a new item at once) and in time
+(an item that waited past its deadline is dropped with an error instead of being scored for a
+client that has given up). Scoring always runs in the batcher's thread, never on the event
+loop, so health checks and other requests are answered while the model works.
 """
 
 from __future__ import annotations
@@ -33,32 +38,44 @@ class BatcherClosedError(Exception):
     """The batcher is stopping or stopped: it takes no new items."""
 
 
+class QueueFullError(Exception):
+    """The queue holds ``max_queue`` items already: the item was not queued."""
+
+
+class QueueTimeoutError(Exception):
+    """The item waited longer than ``queue_timeout_s`` for the scorer and was not scored."""
+
+
 class MicroBatcher(Generic[Item, Result]):
     """Collects items submitted concurrently and scores them with one ``score`` call.
 
     ``score`` takes a list of items and returns one result per item, in order. One worker
-    task runs the batches one after another. A batch of several items is scored in a thread
-    of its own, so that the event loop keeps reading requests (the next batch) meanwhile; a
-    batch of one, the case without concurrent load, is scored on the event loop, which
-    saves the two thread switches.
+    task runs the batches one after another, each in a thread of its own, so that the event
+    loop keeps reading requests (the next batch) meanwhile.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - one keyword per bound
         self,
         score: Callable[[list[Item]], Sequence[Result]],
         *,
         max_size: int,
         max_wait_s: float = 0.0,
+        max_queue: int = 1_024,
+        queue_timeout_s: float = 10.0,
         observe_batch_size: Callable[[int], None] | None = None,
     ):
-        if max_size < 1 or max_wait_s < 0:
+        if max_size < 1 or max_wait_s < 0 or max_queue < 1 or queue_timeout_s <= 0:
             raise ValueError(
-                f"max_size must be >= 1 and max_wait_s >= 0; got {max_size}, {max_wait_s}"
+                "max_size and max_queue must be >= 1, max_wait_s >= 0 and queue_timeout_s > 0; "
+                f"got {max_size}, {max_queue}, {max_wait_s}, {queue_timeout_s}"
             )
         self._score = score
         self.max_size, self.max_wait_s = max_size, max_wait_s
+        self.max_queue, self.queue_timeout_s = max_queue, queue_timeout_s
         self._observe = observe_batch_size or (lambda size: None)
-        self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Result]]] = asyncio.Queue()
+        # Entries are (item, future, deadline); unbounded so that stop() can always queue its
+        # mark: submit() enforces max_queue.
+        self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Result], float]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
@@ -71,13 +88,18 @@ class MicroBatcher(Generic[Item, Result]):
     async def submit(self, item: Item) -> Result:
         """Queue ``item``; its result once its batch is scored.
 
-        Raises :class:`BatchFailedError` if scoring its batch raised, and
-        :class:`BatcherClosedError` if the batcher is stopping.
+        Raises :class:`BatchFailedError` if scoring its batch raised,
+        :class:`BatcherClosedError` if the batcher is stopping, :class:`QueueFullError` if
+        ``max_queue`` items wait already and :class:`QueueTimeoutError` if it waited over
+        ``queue_timeout_s``.
         """
         if self._closed or self._worker is None:
             raise BatcherClosedError("the batcher is not running")
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((item, future))
+        if self._queue.qsize() >= self.max_queue:
+            raise QueueFullError(f"{self.max_queue} texts are waiting already")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._queue.put_nowait((item, future, loop.time() + self.queue_timeout_s))
         return await future
 
     async def stop(self) -> None:
@@ -91,7 +113,7 @@ class MicroBatcher(Generic[Item, Result]):
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _run(self) -> None:
-        batch: list[tuple[Item, asyncio.Future[Result]]] = []
+        batch: list[tuple[Item, asyncio.Future[Result], float]] = []
         try:
             stopping = False
             while not stopping:
@@ -102,14 +124,14 @@ class MicroBatcher(Generic[Item, Result]):
         finally:  # stopped, or cancelled: nobody may be left waiting for an answer
             self._closed = True
             closed = BatcherClosedError("the service is shutting down")
-            for _, future in batch:
+            for _, future, _ in batch:
                 _fail(future, closed)
             while not self._queue.empty():
                 entry = self._queue.get_nowait()
                 if entry is not _STOP:
                     _fail(entry[1], closed)
 
-    async def _collect(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> bool:
+    async def _collect(self, batch: list[tuple[Item, asyncio.Future[Result], float]]) -> bool:
         """Wait for one item, then add what else is queued to ``batch`` (up to ``max_size``),
         waiting up to ``max_wait_s`` for more. True once the stop mark is reached."""
         first = await self._queue.get()
@@ -134,28 +156,31 @@ class MicroBatcher(Generic[Item, Result]):
             batch.append(entry)
         return False
 
-    async def _score_batch(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
-        batch = [(item, future) for item, future in batch if not future.done()]  # gone clients
+    async def _score_batch(self, batch: list[tuple[Item, asyncio.Future[Result], float]]) -> None:
+        now = asyncio.get_running_loop().time()
+        late = QueueTimeoutError(f"waited over {self.queue_timeout_s:g} s for the model")
+        for _, future, deadline in batch:
+            if deadline < now:
+                _fail(future, late)
+        # Gone clients and late items are not scored.
+        batch = [entry for entry in batch if not entry[1].done()]
         if not batch:
             return
-        items = [item for item, _ in batch]
+        items = [item for item, _, _ in batch]
         self._observe(len(items))
         try:
-            if len(items) == 1:  # nobody else is waiting: skip the hop to the thread
-                results = self._score(items)
-            else:
-                results = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._score, items
-                )
+            results = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._score, items
+            )
             if len(results) != len(items):
                 raise ValueError(f"score returned {len(results)} results for {len(items)} items")
         except Exception as error:
             logger.exception("Scoring a batch of %d failed", len(items))
             failure = BatchFailedError(len(items), error)
-            for _, future in batch:
+            for _, future, _ in batch:
                 _fail(future, failure)
             return
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, future, _), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
 

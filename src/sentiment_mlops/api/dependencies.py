@@ -7,6 +7,7 @@ its thread pool, a hop to a thread and back for each of them on every request.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -66,35 +67,66 @@ def not_ready_message(request: Request) -> str:
 async def require_api_key(
     request: Request, api_key: Annotated[str | None, Security(_api_key_header)] = None
 ) -> None:
-    """With SENTIMENT_API_KEY set, the X-API-Key header must match it (constant-time)."""
-    expected = request.app.state.settings.api_key
-    if expected is not None:
-        _check_key(api_key, expected.get_secret_value())
+    """With SENTIMENT_API_KEY set, the X-API-Key header must match it (constant-time).
+
+    :class:`~sentiment_mlops.api.middleware.GuardAndMeasure` checks it first, before the
+    body is read; this makes the route's security part of the OpenAPI schema and keeps the
+    route safe without the middleware.
+    """
+    error = key_error(require_api_key, [api_key] if api_key else [], request.app.state.settings)
+    if error:
+        raise error
 
 
 async def require_admin_key(
     request: Request, api_key: Annotated[str | None, Security(_api_key_header)] = None
 ) -> None:
     """Admin routes need SENTIMENT_API_KEY set and the X-API-Key header to match it."""
-    expected = request.app.state.settings.api_key
+    error = key_error(require_admin_key, [api_key] if api_key else [], request.app.state.settings)
+    if error:
+        raise error
+
+
+def key_error(policy: Callable, keys: list[str], settings: Settings) -> APIError | None:
+    """Why a request with X-API-Key values ``keys`` may not use a route guarded by ``policy``
+    (:func:`require_api_key` or :func:`require_admin_key`), or ``None``. Two keys are refused:
+    which one a proxy or the framework would read is not defined."""
+    expected = settings.api_key
     if expected is None:
-        raise APIError(
-            403,
-            "admin_disabled",
-            "Admin routes are off: start the service with SENTIMENT_API_KEY set, and send it "
-            "in the X-API-Key header.",
-        )
-    _check_key(api_key, expected.get_secret_value())
-
-
-def _check_key(given: str | None, expected: str) -> None:
-    if given is None or not secrets.compare_digest(given.encode(), expected.encode()):
-        raise APIError(
+        if policy is require_admin_key:
+            return APIError(
+                403,
+                "admin_disabled",
+                "Admin routes are off: start the service with SENTIMENT_API_KEY set, and send "
+                "it in the X-API-Key header.",
+            )
+        return None
+    if len(keys) != 1 or not secrets.compare_digest(
+        keys[0].encode(), expected.get_secret_value().encode()
+    ):
+        return APIError(
             401,
             "unauthorized",
-            "Missing or wrong X-API-Key header.",
+            "Missing or wrong X-API-Key header (send exactly one).",
             headers={"WWW-Authenticate": "APIKey"},
         )
+    return None
+
+
+def route_key_policy(route: object) -> Callable | None:
+    """The key check among a route's dependencies (its router's included), or ``None``."""
+    stack = [getattr(route, "dependant", None)]
+    while stack:
+        dependant = stack.pop()
+        if dependant is None:
+            continue
+        if dependant.call in KEY_POLICIES:
+            return dependant.call
+        stack.extend(dependant.dependencies)
+    return None
+
+
+KEY_POLICIES = (require_api_key, require_admin_key)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

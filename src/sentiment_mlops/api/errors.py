@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-logger = logging.getLogger(__name__)
 
 
 class APIError(Exception):
@@ -60,7 +57,8 @@ def validation_message(error: RequestValidationError) -> tuple[int, str, str]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map every exception type to the error model."""
+    """Map the framework's exceptions and :class:`APIError` to the error model (any other
+    exception is answered by :class:`~sentiment_mlops.api.middleware.GuardAndMeasure`)."""
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, error: APIError) -> JSONResponse:
@@ -78,10 +76,3 @@ def install_error_handlers(app: FastAPI) -> None:
             405: f"{request.method} is not allowed on {request.url.path}; see /docs.",
         }.get(error.status_code, str(error.detail))
         return error_response(error.status_code, code, message, getattr(error, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        logger.exception("Unexpected error on %s %s", request.method, request.url.path)
-        return error_response(
-            500, "internal_error", "The service failed on this request; it has been logged."
-        )

@@ -127,6 +127,8 @@ class ModelFollower:
                 version = await asyncio.to_thread(self._alias_version)
         except MlflowException as error:
             return self._failed(None, f"cannot resolve {self.uri}: {error.message}")
+        except Exception as error:  # noqa: BLE001 - the registry is unreachable: say so, retry
+            return self._failed(None, f"cannot resolve {self.uri}: {error!r}")
         served_version = self.served.card.version if self.served else None
         if self.served is not None and (not self.follows_alias or version == served_version):
             self._seen_version = version

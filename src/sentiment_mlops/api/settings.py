@@ -56,3 +56,50 @@ class Settings(BaseSettings):
         "waits for nothing).",
     )
     access_log: bool = Field(False, description="Log every request (off: no per-request noise).")
+
+    # Bounds: past each one a request gets a clear error (and Retry-After where waiting helps),
+    # never a hang. The connection-level ones are enforced by `sentiment-mlops serve`.
+    max_in_flight: PositiveInt = Field(
+        256,
+        description="Requests handled at once; past it a request gets 503 with Retry-After.",
+    )
+    micro_batch_max_queue: PositiveInt = Field(
+        1_024,
+        description="Single-text /predict requests waiting to be scored; past it 503 with "
+        "Retry-After.",
+    )
+    queue_timeout_s: float = Field(
+        10.0,
+        gt=0.0,
+        description="Longest a queued /predict text waits for the model; then 503 with "
+        "Retry-After.",
+    )
+    body_timeout_s: float = Field(
+        10.0, gt=0.0, description="Longest a client may take to send its request body (408)."
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0.0,
+        description="Longest a client may take to send its request line and headers (408).",
+    )
+    max_header_bytes: PositiveInt = Field(
+        16_384, description="Largest request line plus headers, bytes (414 / 431)."
+    )
+    max_headers: PositiveInt = Field(100, description="Most request headers (431).")
+    keep_alive_s: float = Field(
+        5.0, gt=0.0, description="An idle keep-alive connection is closed after this long."
+    )
+    max_connections: PositiveInt = Field(
+        1_000,
+        description="Open connections plus requests in progress before the server itself "
+        "answers 503 (a backstop above max_in_flight).",
+    )
+    retry_after_s: PositiveInt = Field(
+        1, description="The Retry-After of a 503 for a full queue or too many requests."
+    )
+    model_load_retry_max_s: float = Field(
+        60.0,
+        gt=0.0,
+        description="While the first model load fails (registry or store down), retries "
+        "back off from 1 s up to this many seconds.",
+    )

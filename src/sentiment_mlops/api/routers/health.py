@@ -11,12 +11,15 @@ from sentiment_mlops.api.schemas import ErrorResponse, Status
 router = APIRouter(tags=["health"])
 
 
+# HEAD for probes that send it; out of the schema, where it would repeat the GET route.
+@router.head("/health", include_in_schema=False)
 @router.get("/health", response_model=Status, summary="The process is alive")
 def health() -> Status:
     """Always 200 while the process answers (the model may still be loading)."""
     return Status(status="ok")
 
 
+@router.head("/ready", include_in_schema=False)
 @router.get(
     "/ready",
     response_model=Status,

@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
 
-from sentiment_mlops.api.batching import BatcherClosedError, BatchFailedError
+from sentiment_mlops.api.batching import (
+    BatcherClosedError,
+    BatchFailedError,
+    QueueFullError,
+    QueueTimeoutError,
+)
 from sentiment_mlops.api.dependencies import (
     BatcherDep,
     MetricsDep,
@@ -32,15 +38,23 @@ router = APIRouter(prefix="/predict", tags=["predict"], dependencies=[Depends(re
 
 ERRORS = {
     400: {"model": ErrorResponse, "description": "Body is not valid JSON or not UTF-8"},
-    401: {"model": ErrorResponse, "description": "Missing or wrong X-API-Key"},
+    401: {"model": ErrorResponse, "description": "Missing or wrong X-API-Key, or two of them"},
+    408: {"model": ErrorResponse, "description": "The body took too long to arrive"},
     413: {"model": ErrorResponse, "description": "Body over the size limit"},
-    415: {"model": ErrorResponse, "description": "Content-Type is not application/json"},
+    415: {
+        "model": ErrorResponse,
+        "description": "Content-Type is not application/json (or is sent twice)",
+    },
     422: {
         "model": ErrorResponse,
         "description": "Empty, non-string or too long text; batch too big",
     },
     500: {"model": ErrorResponse, "description": "The model failed to score the text"},
-    503: {"model": ErrorResponse, "description": "The model is not loaded yet, or shutting down"},
+    503: {
+        "model": ErrorResponse,
+        "description": "The model is not loaded yet, the service is shutting down, or it is "
+        "at a limit (too many requests, a full or slow queue: see Retry-After)",
+    },
 }
 ExplainQuery = Annotated[
     bool, Query(description="Add the words / n-grams that pushed the prediction most.")
@@ -107,11 +121,12 @@ async def predict(  # noqa: PLR0913, PLR0917 - one parameter per dependency
 
     Concurrent requests are scored together: the text joins the batch the model scores next
     (see ``SENTIMENT_MICRO_BATCH_MAX_SIZE``). With ``explain`` it is scored and explained on
-    its own, on the event loop.
+    its own, in the thread pool.
     """
     _check_length([body.text], settings)
     if explain:
-        return _answers([body.text], explain, model, settings, metrics)[0]
+        answers = await run_in_threadpool(_answers, [body.text], explain, model, settings, metrics)
+        return answers[0]
     try:
         scored_by = await batcher.submit(body.text)
     except BatchFailedError as error:
@@ -124,6 +139,13 @@ async def predict(  # noqa: PLR0913, PLR0917 - one parameter per dependency
     except BatcherClosedError as error:
         raise APIError(
             503, "shutting_down", "The service is shutting down; retry shortly."
+        ) from error
+    except (QueueFullError, QueueTimeoutError) as error:
+        raise APIError(
+            503,
+            "queue_full" if isinstance(error, QueueFullError) else "queue_timeout",
+            f"The model is behind: {error}. Retry in {settings.retry_after_s} s.",
+            headers={"Retry-After": str(settings.retry_after_s)},
         ) from error
     # The model that scored the batch, which a swap may have replaced since the request began.
     return _prediction(scored_by.scores, None, scored_by.model, settings, metrics)
