@@ -192,6 +192,20 @@ def test_oversized_request_heads_are_refused(guarded, request_head, status, code
     still_answers(guarded)
 
 
+def test_a_large_body_arriving_with_its_headers_is_not_counted_as_headers(guarded):
+    # Headers and a 120 kB body in one write: the server may read them in one piece, in which
+    # the header section ends and a whole request completes.
+    body = json.dumps({"texts": ["the crew was great " * 200] * 30}).encode()
+    head = (
+        f"POST /predict/batch HTTP/1.1\r\nHost: test\r\nX-API-Key: {KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    answer = raw_exchange(guarded, head + body)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+    assert len(json.loads(answer.partition(b"\r\n\r\n")[2])["predictions"]) == 30
+
+
 def test_a_full_queue_and_a_slow_queue_get_503_with_retry_after(faulty):
     def predict(text: str) -> httpx.Response:
         with faulty.client(headers=AUTH) as client:

@@ -49,6 +49,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting_headers = True  # from the connection (or the last request) to headers
         self._header_bytes = 0  # received while awaiting headers
         self._section_bytes = 0  # of the headers parsed so far
+        self._header_sections = 0  # complete header sections seen on this connection
         self._header_deadline: asyncio.TimerHandle | None = None
         self._refusal: _Refused | None = None
 
@@ -61,12 +62,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        awaiting = self._awaiting_headers
+        awaiting, sections = self._awaiting_headers, self._header_sections
         super().data_received(data)
         # httptools hands a header over only once it is complete: count what arrives while
-        # headers are awaited, so that one endless header cannot fill memory either. (A chunk
-        # in which headers end, or a body ends, is not counted: it holds body bytes.)
-        if awaiting and self._awaiting_headers and not self.transport.is_closing():
+        # headers are awaited, so that one endless header cannot fill memory either. A chunk
+        # in which a header section ended is not counted: the rest of it is body (and maybe
+        # a whole request, after which headers are awaited again).
+        if (
+            awaiting
+            and self._awaiting_headers
+            and self._header_sections == sections
+            and not self.transport.is_closing()
+        ):
             self._header_bytes += len(data)
             if self._header_bytes > self._limits.max_header_bytes:
                 self._refuse(self._headers_too_large())
@@ -110,6 +117,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._awaiting_headers, self._header_bytes, self._section_bytes = False, 0, 0
+        self._header_sections += 1
         self._disarm_header_deadline()
         super().on_headers_complete()
 
