@@ -4,7 +4,8 @@ Everything runs on the same fitted model, loaded from the MLflow registry:
 
 1. raw sklearn: the packaged estimator's ``predict_proba`` on one raw text;
 2. in-process: the service's scoring of one text (:meth:`ServedModel.predict`, as rows);
-3. HTTP ``POST /predict`` (uvicorn, one worker) under ``hey`` at concurrency 1 and 32;
+3. HTTP ``POST /predict`` (``sentiment-mlops serve``: uvicorn, one worker) under ``hey`` at
+   concurrency 1 and 32, and at 32 with two workers (``--workers 2``);
 4. ``mlflow models serve --env-manager local`` of the same model, ``POST /invocations``
    under the same load (fewer requests: it is ~100x slower);
 5. a batch of 1,000 texts: ``POST /predict/batch`` against raw ``predict_proba`` on 1,000;
@@ -63,6 +64,7 @@ SERVER_START_TIMEOUT_S = 180
 SWAP_CONCURRENCY = 8
 SWAP_RUN_S = 12
 API_KEY = "benchmark-key"  # the admin route needs one
+WORKERS = 2
 
 
 def percentiles_ms(seconds: list[float]) -> tuple[float, float]:
@@ -154,6 +156,28 @@ def swap_rows(
     return rows
 
 
+def workers_row(env: dict, workdir: Path, body: dict, requests: int) -> dict[str, float]:
+    """``POST /predict`` at c=32 on ``sentiment-mlops serve --workers 2``, once every worker
+    has loaded the model."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "sentiment_mlops", "serve", "--port", str(port)]
+    with start_server(
+        [*command, "--workers", str(WORKERS)],
+        f"{url}/ready",
+        timeout=SERVER_START_TIMEOUT_S,
+        interval=0.25,
+        cwd=workdir,
+        env=env,
+    ):
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while "sentiment_model_ready 1.0" not in httpx.get(f"{url}/metrics").text:
+            if time.monotonic() > deadline:
+                raise RuntimeError("not every worker loaded the model")
+            time.sleep(0.25)
+        return hey(f"{url}/predict", body, requests, 32, {"X-API-Key": API_KEY})
+
+
 def batch_pipeline(texts: list[str], workdir: Path, alias: str) -> float:
     """Seconds for `kedro run --pipelines inference` (in-process session) on ``texts``."""
     instances, output = workdir / "instances.csv", workdir / "predictions.csv"
@@ -222,16 +246,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with start_server(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "sentiment_mlops.api.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        [sys.executable, "-m", "sentiment_mlops", "serve", "--port", str(port)],
         f"{url}/ready",
         timeout=SERVER_START_TIMEOUT_S,
         interval=0.25,
@@ -258,6 +273,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 alias=arguments.alias,
                 version=arguments.swap_version,
             )
+
+    rows[f"HTTP /predict, c=32, {WORKERS} workers"] = workers_row(
+        env, outside, {"text": text}, arguments.requests
+    )
 
     port = free_port()
     with start_server(

@@ -7,13 +7,16 @@ sentiment-mlops upload-raw --source airline --env aws
 sentiment-mlops promote --version 3 [--force]
                                     move the champion alias by hand (a rollback); a service
                                     that follows the alias loads that version by itself
-sentiment-mlops serve [--host 127.0.0.1] [--port 8000]
+sentiment-mlops serve [--host 127.0.0.1] [--port 8000] [--workers 1]
                                     the API, with its connection limits (SENTIMENT_* settings)
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -169,8 +172,15 @@ def promote(  # noqa: PLR0913, PLR0917 - one parameter per option
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port."
 )
-def serve(host: str, port: int) -> None:
-    """Serve the API (uvicorn, one worker) with the service's bounds on connections.
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes, each with its own copy of the model; /metrics adds them up.",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API with uvicorn and the service's bounds on connections.
 
     Besides the app's own limits, this bounds what uvicorn alone does not: the request line
     and headers (size, count, time to arrive), idle keep-alive connections and open
@@ -179,6 +189,7 @@ def serve(host: str, port: int) -> None:
     import uvicorn  # noqa: PLC0415 - only this command needs the server
     from pydantic import ValidationError  # noqa: PLC0415
 
+    from sentiment_mlops.api.metrics import MULTIPROCESS_DIR_VARIABLE  # noqa: PLC0415
     from sentiment_mlops.api.protocol import BoundedHttpToolsProtocol  # noqa: PLC0415
     from sentiment_mlops.api.settings import Settings  # noqa: PLC0415
 
@@ -186,14 +197,24 @@ def serve(host: str, port: int) -> None:
         service_settings = Settings()
     except ValidationError as error:
         raise BadInput(f"Invalid SENTIMENT_* setting: {error}") from error
-    uvicorn.run(
-        "sentiment_mlops.api.app:app",
-        host=host,
-        port=port,
-        http=BoundedHttpToolsProtocol,
-        timeout_keep_alive=service_settings.keep_alive_s,
-        limit_concurrency=service_settings.max_connections,
-    )
+    if workers > 1:
+        # The workers, started after this, write their metrics there (a fresh directory:
+        # values of an earlier run must not be added in).
+        metrics_dir = tempfile.mkdtemp(prefix="sentiment-metrics-")
+        os.environ[MULTIPROCESS_DIR_VARIABLE] = metrics_dir
+    try:
+        uvicorn.run(
+            "sentiment_mlops.api.app:app",
+            host=host,
+            port=port,
+            workers=workers,
+            http=BoundedHttpToolsProtocol,
+            timeout_keep_alive=service_settings.keep_alive_s,
+            limit_concurrency=service_settings.max_connections,
+        )
+    finally:
+        if workers > 1:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def main(*args: Any, **kwargs: Any) -> Any:

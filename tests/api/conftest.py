@@ -39,7 +39,11 @@ class Service:
 
 
 def start_service(
-    workdir: Path, env: dict[str, str], app: str | None = None, ready: str = "/ready"
+    workdir: Path,
+    env: dict[str, str],
+    app: str | None = None,
+    ready: str = "/ready",
+    workers: int = 1,
 ) -> Service:
     """``sentiment-mlops serve`` in a fresh process, outside the project directory; returns
     once ``ready`` answers 200 (by default: the model is loaded).
@@ -51,6 +55,7 @@ def start_service(
     url = f"http://127.0.0.1:{port}"
     if app is None:
         command = [sys.executable, "-m", "sentiment_mlops", "serve", "--port", str(port)]
+        command += ["--workers", str(workers)]
     else:
         command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1"]
         command += ["--port", str(port), "--http", PROTOCOL]

@@ -1,10 +1,28 @@
-"""Prometheus metrics of the service, in a registry of its own (one per app)."""
+"""Prometheus metrics of the service, in a registry of its own (one per app).
+
+With several worker processes (``sentiment-mlops serve --workers N``) each worker writes its
+values to files in ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode) and
+``/metrics`` adds them up, whichever worker answers the scrape: counters and histograms are
+summed, ``sentiment_model_ready`` is the lowest of the live workers' (1: all are ready) and
+``sentiment_model_version`` the highest (1 for every version some worker serves).
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_mode() -> bool:
+    """Whether metrics are shared between worker processes (prometheus-client reads the same
+    variable when it is imported)."""
+    return bool(os.environ.get(MULTIPROCESS_DIR_VARIABLE))
+
 
 # Sub-millisecond to seconds: a single text scores in ~1 ms, a full batch in ~1 s.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -51,13 +69,17 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.model_ready = Gauge(
-            "sentiment_model_ready", "1 once the model is loaded.", registry=self.registry
+            "sentiment_model_ready",
+            "1 once the model is loaded.",
+            registry=self.registry,
+            multiprocess_mode="livemin",
         )
         self.model_version = Gauge(
             "sentiment_model_version",
             "1 for the registered version served now ('pinned' for a fixed URI).",
             ["version"],
             registry=self.registry,
+            multiprocess_mode="livemax",
         )
         self.model_swaps = Counter(
             "sentiment_model_swaps",
@@ -70,3 +92,12 @@ class ServiceMetrics:
             ["version"],
             registry=self.registry,
         )
+
+    def exposition(self) -> bytes:
+        """The text exposition of every metric: this process's, or all workers' in
+        multiprocess mode."""
+        if not multiprocess_mode():
+            return generate_latest(self.registry)
+        workers = CollectorRegistry()
+        MultiProcessCollector(workers)
+        return generate_latest(workers)

@@ -154,7 +154,8 @@ class ModelFollower:
         previous = self.served
         self.served, self.loaded_at, self.load_error = candidate, datetime.now(UTC), None
         self.metrics.model_ready.set(1)
-        self.metrics.model_version.clear()
+        if previous is not None:  # set to 0, not removed: other workers' files keep theirs
+            self.metrics.model_version.labels(previous.card.version or "pinned").set(0)
         self.metrics.model_version.labels(candidate.card.version or "pinned").set(1)
         if previous is not None:
             self.metrics.model_swaps.inc()

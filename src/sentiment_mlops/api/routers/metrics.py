@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from sentiment_mlops.api.dependencies import MetricsDep
 
@@ -18,4 +18,4 @@ router = APIRouter(tags=["metrics"])
 )
 def metrics(service_metrics: MetricsDep) -> Response:
     """Request counts and latency histograms per route, predictions per class."""
-    return Response(generate_latest(service_metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(service_metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
