@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import mlflow
 import pandas as pd
 import pytest
@@ -12,8 +15,12 @@ from sentiment_mlops.api.settings import Settings
 from sentiment_mlops.datasets.packaged_model_dataset import PackagedModelDataset
 from sentiment_mlops.mlflow_registry import (
     CHAMPION_ALIAS,
+    PROMOTION_LOCK_SUFFIX,
     REGISTERED_MODEL_NAME,
+    PromotionLockTimeoutError,
     promote_if_better,
+    promote_version,
+    promotion_lock,
     register_model_version,
     split_fingerprint,
 )
@@ -137,3 +144,40 @@ def test_champion_alias_is_the_promotions_the_apis_and_batch_scorings(client, mo
 def test_batch_scoring_can_name_another_alias_or_a_version():
     assert PackagedModelDataset(alias="challenger").model_uri == "models:/sentiment@challenger"
     assert PackagedModelDataset(stage_or_version=3).model_uri == "models:/sentiment/3"
+
+
+@pytest.mark.integration
+def test_a_promotion_waits_while_another_holds_the_lock(client):
+    version = _register()
+    done = threading.Event()
+    with promotion_lock(client, NAME):
+        worker = threading.Thread(target=lambda: (_promote(version, 0.70), done.set()))
+        worker.start()
+        time.sleep(1.0)
+        assert not done.is_set()  # still waiting for the lock
+        assert client.get_registered_model(NAME).aliases == {}
+    worker.join(timeout=30)
+    assert done.is_set() and _champion(client) == version
+    # Released: nothing is left behind in the registry.
+    names = [model.name for model in client.search_registered_models()]
+    assert names == [NAME]
+
+
+@pytest.mark.integration
+def test_a_held_lock_times_out_with_what_to_do(client):
+    version = _register()
+    _promote(version, 0.70)
+    with promotion_lock(client, NAME), pytest.raises(PromotionLockTimeoutError) as raised:
+        promote_version(NAME, version, force=True, lock_wait_s=0.5)
+    message = str(raised.value)
+    assert f"{NAME}{PROMOTION_LOCK_SUFFIX}" in message and "pid" in message
+    assert "delete_registered_model" in message
+
+
+@pytest.mark.integration
+def test_a_stale_lock_is_broken(client):
+    client.create_registered_model(f"{NAME}{PROMOTION_LOCK_SUFFIX}", tags={"owner": "dead run"})
+    time.sleep(0.1)
+    with promotion_lock(client, NAME, wait_s=5, stale_s=0.05):
+        lock = client.get_registered_model(f"{NAME}{PROMOTION_LOCK_SUFFIX}")
+        assert lock.tags["owner"] != "dead run"

@@ -31,7 +31,12 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sentiment_mlops.datasets.raw_files import RawDataError, upload_raw_files
 from sentiment_mlops.datasets.sentiment_source_dataset import SentimentSourceDataset
-from sentiment_mlops.mlflow_registry import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, promote_version
+from sentiment_mlops.mlflow_registry import (
+    CHAMPION_ALIAS,
+    REGISTERED_MODEL_NAME,
+    PromotionLockTimeoutError,
+    promote_version,
+)
 
 PACKAGE_NAME = Path(__file__).parent.name
 LOCAL_RAW_DIR = "data/01_raw"
@@ -156,6 +161,8 @@ def promote(  # noqa: PLR0913, PLR0917 - one parameter per option
             decision = promote_version(model_name, version, force=force, alias=alias)
         except ValueError as error:
             raise BadInput(str(error)) from error
+        except PromotionLockTimeoutError as error:
+            raise click.ClickException(str(error)) from error
     if decision.promoted:
         click.echo(f"{model_name} version {version} is now '{alias}': {decision.reason}")
     elif decision.champion_version == decision.version:

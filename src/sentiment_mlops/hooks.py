@@ -4,7 +4,8 @@
   the code that produced it. MLflow records neither reliably for a ``kedro run`` (its git
   tag depends on how the process was started), so these tags are set on the run explicitly.
 - ``PromotionHook``: kedro-mlflow registers the packaged model only after the last node, so
-  the ``champion`` decision cannot be a node; it runs here, right after that registration.
+  the ``champion`` decision cannot be a node; it runs here, right after that registration,
+  on the promotion request this run's ``request_promotion`` node returned.
 """
 
 from __future__ import annotations
@@ -85,8 +86,24 @@ class PromotionHook:
 
     ``trylast`` puts it after kedro-mlflow's own ``after_pipeline_run``, which registers the
     model and ends the run. A run that registered nothing (a single pipeline, say) leaves
-    the registry alone.
+    the registry alone. The request compared is the one this run's node returned, kept in
+    memory: the ``promotion_request`` file is a report, and another run in the same project
+    directory may have written it since.
     """
+
+    def __init__(self) -> None:
+        self._request: dict[str, Any] | None = None
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        """Forget the previous run's request (one process may run several sessions)."""
+        self._request = None
+
+    @hook_impl
+    def after_node_run(self, outputs: dict[str, Any]) -> None:
+        """Keep the promotion request when this run's node returns it."""
+        if "promotion_request" in outputs:
+            self._request = outputs["promotion_request"]
 
     @hook_impl(trylast=True)
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
@@ -107,7 +124,15 @@ class PromotionHook:
         if not versions:
             logger.warning("No model version was registered by this run: champion unchanged")
             return
-        request = catalog.load("promotion_request")
+        request = self._request
+        if request is None:  # a runner that runs node hooks in other processes
+            logger.warning(
+                "This process did not see the request_promotion node's output: champion "
+                "unchanged. Run with the default runner, or move the alias by hand: "
+                "sentiment-mlops promote --version %s",
+                versions[0].version,
+            )
+            return
         # kedro-mlflow leaves the run open when it did not open it; reopen it only if closed.
         active = mlflow.active_run()
         same_run = active is not None and active.info.run_id == run.info.run_id

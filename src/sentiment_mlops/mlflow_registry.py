@@ -9,13 +9,22 @@ Two separate steps, so the champion decision does not depend on how a version wa
   source, same test split, identified by :func:`split_fingerprint`). Otherwise the alias
   stays where it is and the decision says why. The scores and the data identity are kept
   as tags of each version, and the decision is logged to the active MLflow run.
+
+The alias is read, compared and moved under :func:`promotion_lock`, so two runs finishing
+together cannot leave the worse of them as champion.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -52,6 +61,14 @@ MODEL_REQUIREMENTS = (
 DEEP_REQUIREMENTS = ("torch", "tokenizers", "transformers")
 # The locked runtime stack, at the project root (`make lock`).
 LOCK_FILE = "requirements.lock"
+
+
+# The registered model whose existence is the promotion lock, and how long to wait for it.
+PROMOTION_LOCK_SUFFIX = ".promotion-lock"
+PROMOTION_LOCK_WAIT_S = 120.0
+# A lock this old was left by a process that died while deciding (a decision takes
+# milliseconds): it is broken.
+PROMOTION_LOCK_STALE_S = 600.0
 
 
 class ModelLoadError(RuntimeError):
@@ -229,6 +246,80 @@ def register_model_version(model: Any, model_name: str, artifact_name: str = "mo
     return version
 
 
+class PromotionLockTimeoutError(RuntimeError):
+    """Another promotion held the lock for longer than this one would wait."""
+
+
+def _lock_holder(client: MlflowClient, lock_name: str) -> Any | None:
+    try:
+        return client.get_registered_model(lock_name)
+    except MlflowException:
+        return None  # released in between
+
+
+@contextmanager
+def promotion_lock(
+    client: MlflowClient,
+    model_name: str,
+    *,
+    wait_s: float = PROMOTION_LOCK_WAIT_S,
+    stale_s: float = PROMOTION_LOCK_STALE_S,
+    poll_s: float = 0.2,
+) -> Iterator[None]:
+    """Hold the lock under which ``model_name``'s aliases are read, compared and moved.
+
+    The registry has no compare-and-set for an alias: two runs that both read champion C and
+    both beat it would each move the alias, and the later write would win even if it is the
+    worse model. Creating a registered model is atomic (a second create of the same name fails
+    with ``RESOURCE_ALREADY_EXISTS``, in a SQL store and through an MLflow server alike), so a
+    registered model named ``<model_name>.promotion-lock`` is the lock, deleted on release. A
+    lock older than ``stale_s`` (its holder died) is broken. Raises
+    :class:`PromotionLockTimeoutError` after ``wait_s``.
+    """
+    lock_name = f"{model_name}{PROMOTION_LOCK_SUFFIX}"
+    owner = f"{socket.gethostname()} pid {os.getpid()}"
+    deadline = time.monotonic() + wait_s
+    waiting_logged = False
+    while True:
+        try:
+            client.create_registered_model(
+                lock_name,
+                tags={"owner": owner},
+                description=f"Held while a promotion of '{model_name}' decides; "
+                "delete it if no promotion is running.",
+            )
+            break
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        holder = _lock_holder(client, lock_name)
+        if holder is None:
+            continue
+        age_s = time.time() - holder.creation_timestamp / 1000
+        if age_s > stale_s:
+            logger.warning("Breaking a promotion lock %.0f s old (%s)", age_s, holder.tags)
+            with contextlib.suppress(MlflowException):  # another process broke it first
+                client.delete_registered_model(lock_name)
+            continue
+        if time.monotonic() > deadline:
+            raise PromotionLockTimeoutError(
+                f"Another promotion of '{model_name}' ({holder.tags.get('owner', 'unknown')}) "
+                f"has held the lock for {age_s:.0f} s; waited {wait_s:.0f} s. If no promotion "
+                f"is running, delete the registered model '{lock_name}' (MLflow UI, or "
+                f"MlflowClient().delete_registered_model('{lock_name}')) and promote again: "
+                "sentiment-mlops promote --version N"
+            )
+        if not waiting_logged:
+            logger.info("Waiting for the promotion lock of '%s' (%s)", model_name, holder.tags)
+            waiting_logged = True
+        time.sleep(poll_s)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(MlflowException):  # broken as stale meanwhile: nothing to do
+            client.delete_registered_model(lock_name)
+
+
 def _current_champion(client: MlflowClient, model_name: str, alias: str) -> Any | None:
     try:
         return client.get_model_version_by_alias(model_name, alias)
@@ -302,6 +393,7 @@ def promote_if_better(  # noqa: PLR0913 - the identity of a version and of its t
     test_split_sha256: str,
     alias: str = CHAMPION_ALIAS,
     client: MlflowClient | None = None,
+    lock_wait_s: float = PROMOTION_LOCK_WAIT_S,
 ) -> PromotionDecision:
     """Move ``alias`` to ``version`` if it is at least as good as the champion on the same data.
 
@@ -324,18 +416,20 @@ def promote_if_better(  # noqa: PLR0913 - the identity of a version and of its t
         data_source=data_source,
         fingerprint=test_split_sha256,
         alias=alias,
+        lock_wait_s=lock_wait_s,
     )
     _log_decision(decision)
     return decision
 
 
-def promote_version(
+def promote_version(  # noqa: PLR0913 - a version, how to move the alias, which store
     model_name: str,
     version: str | int,
     *,
     force: bool = False,
     alias: str = CHAMPION_ALIAS,
     client: MlflowClient | None = None,
+    lock_wait_s: float = PROMOTION_LOCK_WAIT_S,
 ) -> PromotionDecision:
     """Move ``alias`` to an existing ``version`` by hand: a rollback, or a version trained elsewhere.
 
@@ -363,6 +457,7 @@ def promote_version(
         fingerprint=tags.get(FINGERPRINT_TAG, "unknown"),
         alias=alias,
         force=force,
+        lock_wait_s=lock_wait_s,
     )
 
 
@@ -376,8 +471,34 @@ def _move_alias_if_better(  # noqa: PLR0913 - a version, its data identity and h
     fingerprint: str,
     alias: str,
     force: bool = False,
+    lock_wait_s: float = PROMOTION_LOCK_WAIT_S,
 ) -> PromotionDecision:
-    """The decision of :func:`promote_if_better` and :func:`promote_version`, carried out."""
+    """The decision of :func:`promote_if_better` and :func:`promote_version`, carried out
+    under :func:`promotion_lock`."""
+    with promotion_lock(client, model_name, wait_s=lock_wait_s):
+        return _decide_and_move(
+            client,
+            model_name,
+            version,
+            score=score,
+            data_source=data_source,
+            fingerprint=fingerprint,
+            alias=alias,
+            force=force,
+        )
+
+
+def _decide_and_move(  # noqa: PLR0913 - the arguments of _move_alias_if_better
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    *,
+    score: float,
+    data_source: str,
+    fingerprint: str,
+    alias: str,
+    force: bool,
+) -> PromotionDecision:
     champion = _current_champion(client, model_name, alias)
     already = champion is not None and str(champion.version) == version
     if already:

@@ -159,10 +159,16 @@ def tool_env(project: Path, tracking_uri: str) -> dict[str, str]:
     }
 
 
+def session_command(workdir: Path, pipeline: str, params: dict) -> list[str]:
+    """The command that runs one Kedro pipeline of the project at ``workdir`` in a child
+    process, the way ``kedro run`` does (for a test that starts it itself)."""
+    return [sys.executable, "-c", _RUN_SESSION, str(workdir), pipeline, json.dumps(params)]
+
+
 def run_session(workdir: Path, pipeline: str, params: dict, env: dict) -> str:
     """Run one Kedro pipeline of the project in a child process; fail with its output."""
     result = subprocess.run(
-        [sys.executable, "-c", _RUN_SESSION, str(workdir), pipeline, json.dumps(params)],
+        session_command(workdir, pipeline, params),
         cwd=workdir,
         check=False,
         env=env,
