@@ -8,6 +8,9 @@ alias is moved with ``sentiment-mlops promote``.
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import sys
 import threading
 import time
@@ -222,3 +225,43 @@ def test_reload_needs_the_api_key(following: Service) -> None:
         assert client.post("/admin/reload").status_code == 401
         wrong = client.post("/admin/reload", headers={"X-API-Key": "wrong"})
         assert wrong.status_code == 401
+
+
+def _version_gauges(metrics: str) -> dict[str, float]:
+    pattern = r'^sentiment_model_version\{version="([^"]+)"\} (\S+)$'
+    return {version: float(value) for version, value in re.findall(pattern, metrics, re.M)}
+
+
+def test_a_dead_worker_does_not_keep_its_version_on_metrics(registry: Registry, tmp_path) -> None:
+    """Two workers follow the alias; one is killed and uvicorn starts another; after the next
+    swap /metrics says only the new version is served (the dead worker's gauge is gone)."""
+    registry.client.set_registered_model_alias(NAME, ALIAS, "1")
+    env = registry.env(SENTIMENT_MODEL_POLL_S=str(POLL_S), SENTIMENT_API_KEY=API_KEY)
+    service = start_service(tmp_path, env, workers=2)
+    started = r"Started server process \[(\d+)\]"
+
+    def scrape() -> str:  # a new connection: either worker answers
+        return httpx.get(f"{service.url}/metrics", timeout=30).text
+
+    def wait_until(condition, what: str) -> None:
+        deadline = time.monotonic() + SWAP_TIMEOUT_S
+        while not condition():
+            assert time.monotonic() < deadline, f"{what}\n{service.log.read_text()[-3000:]}"
+            time.sleep(0.3)
+
+    try:
+        wait_until(lambda: len(re.findall(started, service.log.read_text())) == 2, "2 workers")
+        wait_until(lambda: "sentiment_model_ready 1.0" in scrape(), "workers not ready")
+        victim = int(re.findall(started, service.log.read_text())[0])
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: len(re.findall(started, service.log.read_text())) == 3, "no new worker")
+        wait_until(lambda: "sentiment_model_ready 1.0" in scrape(), "the new worker not ready")
+        registry.client.set_registered_model_alias(NAME, ALIAS, "2")
+        wait_until(
+            lambda: all(_version_gauges(scrape()).get("1") == 0.0 for _ in range(4)),
+            "version 1 is still reported as served",
+        )
+        gauges = [_version_gauges(scrape()) for _ in range(4)]
+    finally:
+        service.stop()
+    assert all(gauge == {"1": 0.0, "2": 1.0} for gauge in gauges), gauges

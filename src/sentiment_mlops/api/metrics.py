@@ -4,16 +4,21 @@ With several worker processes (``sentiment-mlops serve --workers N``) each worke
 values to files in ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode) and
 ``/metrics`` adds them up, whichever worker answers the scrape: counters and histograms are
 summed, ``sentiment_model_ready`` is the lowest of the live workers' (1: all are ready) and
-``sentiment_model_version`` the highest (1 for every version some worker serves).
+``sentiment_model_version`` the highest (1 for every version some worker serves). The live
+gauges of a worker that died (uvicorn starts another in its place) are removed at the next
+scrape, so a dead worker never holds a version or a readiness the live ones no longer have.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -22,6 +27,35 @@ def multiprocess_mode() -> bool:
     """Whether metrics are shared between worker processes (prometheus-client reads the same
     variable when it is imported)."""
     return bool(os.environ.get(MULTIPROCESS_DIR_VARIABLE))
+
+
+# prometheus-client's files of the gauges that count live processes only.
+_LIVE_GAUGE_FILE_RE = re.compile(r"^gauge_live\w+?_(?P<pid>\d+)\.db$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def remove_dead_workers_gauges(directory: str) -> list[int]:
+    """Remove the live gauges of the processes that wrote to ``directory`` and are gone (what
+    prometheus-client's ``mark_process_dead`` is for); returns their pids. Counters and
+    histograms stay: what a dead worker counted still happened."""
+    dead = set()
+    for path in Path(directory).iterdir():
+        match = _LIVE_GAUGE_FILE_RE.match(path.name)
+        if match and not _alive(int(match["pid"])):
+            dead.add(int(match["pid"]))
+    for pid in dead:
+        with contextlib.suppress(FileNotFoundError):  # another worker's scrape removed them
+            mark_process_dead(pid, directory)
+    return sorted(dead)
 
 
 # Sub-millisecond to seconds: a single text scores in ~1 ms, a full batch in ~1 s.
@@ -98,6 +132,10 @@ class ServiceMetrics:
         multiprocess mode."""
         if not multiprocess_mode():
             return generate_latest(self.registry)
+        remove_dead_workers_gauges(os.environ[MULTIPROCESS_DIR_VARIABLE])
         workers = CollectorRegistry()
         MultiProcessCollector(workers)
-        return generate_latest(workers)
+        try:
+            return generate_latest(workers)
+        except FileNotFoundError:  # a dead worker's file removed by another scrape meanwhile
+            return generate_latest(workers)
