@@ -2,6 +2,7 @@
 
     python deploy/aws/deploy.py up --allowed-cidr 203.0.113.7/32 --mlflow-tracking-uri URI
     python deploy/aws/deploy.py up --allowed-cidr 203.0.113.7/32 --model-dir DIR [--key-name KEY]
+    python deploy/aws/deploy.py up ... --certificate-arn ARN --vpc-id VPC --subnet-ids A,B
     python deploy/aws/deploy.py status
     python deploy/aws/deploy.py down [--delete-bucket]
 
@@ -16,7 +17,15 @@ among them the endpoint. What the API serves:
   the stack then points the instance at that prefix, never at files being overwritten;
 - neither: what the stack served before.
 
-The instance pulls the image and loads the model by itself (retrying until both are there). ``down`` deletes the stack; the bucket is kept (it holds data)
+The API key: ``up`` keeps it in SSM Parameter Store as a SecureString
+(``/sentiment-mlops/<stack>/api-key``, created with a random value the first time, or
+``--api-key-parameter NAME`` of your own); the instance reads it when the container starts, so it
+is in neither the template nor the user data (``--no-api-key``: an API without a key). HTTPS:
+``--certificate-arn`` (an ACM certificate of your domain) with ``--vpc-id`` and two or more
+``--subnet-ids`` puts an Application Load Balancer in front (HTTP redirected to HTTPS) and lets
+the instance take traffic from it only. Both are kept by later updates that do not name them.
+
+The instance pulls the image and loads the model by itself (retrying until both are there). ``down`` deletes the stack and the API key it created; the bucket is kept (it holds data)
 unless ``--delete-bucket`` is given.
 
 Credentials and region come from the usual AWS settings (``AWS_PROFILE``, ``AWS_DEFAULT_REGION``, ...);
@@ -30,6 +39,7 @@ import base64
 import hashlib
 import json
 import re
+import secrets
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -43,6 +53,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Path(__file__).with_name("sentiment-api.yaml")
 DEFAULT_STACK = "sentiment-mlops"
 NO_UPDATES = "No updates are to be performed"
+# Parameters an update keeps when the command line does not name them (if the stack has them).
+KEPT_PARAMETERS = {"ModelPrefix", "MlflowTrackingUri", "CertificateArn", "VpcId", "SubnetIds"}
+CERTIFICATE_ARN_RE = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
 
 
 class DeployError(RuntimeError):
@@ -54,26 +67,41 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)  # noqa: T201
 
 
-def stack_parameters(args: argparse.Namespace, exists: bool) -> list[dict[str, str]]:
+def default_api_key_parameter(stack: str) -> str:
+    """Where ``up`` keeps a stack's API key unless told another name."""
+    return f"/sentiment-mlops/{stack}/api-key"
+
+
+def stack_parameters(args: argparse.Namespace, existing: set[str] | None) -> list[dict[str, str]]:
     """The template parameters set on the command line; the others keep their defaults, or,
-    for an existing stack, their previous values (the model it serves, above all)."""
+    for an existing stack (``existing``: the parameters it has), their previous values (the
+    model it serves and its HTTPS set-up, above all)."""
     values = {
         "InstanceType": args.instance_type,
         "KeyName": args.key_name,
         "AllowedCidr": args.allowed_cidr,
         "ApiPort": str(args.api_port),
         "ImageTag": args.image_tag,
+        "ApiKeyParameterName": args.api_key_parameter,
     }
     if args.model_dir:
         values |= {"ModelPrefix": args.served_prefix, "MlflowTrackingUri": ""}
     elif args.mlflow_tracking_uri:
         values["MlflowTrackingUri"] = args.mlflow_tracking_uri
-    if not exists:  # explicit, so that a later update can keep them (UsePreviousValue)
+    if args.certificate_arn:
+        values |= {
+            "CertificateArn": args.certificate_arn,
+            "VpcId": args.vpc_id,
+            "SubnetIds": ",".join(args.subnet_ids),
+        }
+    if existing is None:  # explicit, so that a later update can keep them (UsePreviousValue)
         values.setdefault("ModelPrefix", args.model_prefix)
         values.setdefault("MlflowTrackingUri", "")
+        for key in ("CertificateArn", "VpcId", "SubnetIds"):
+            values.setdefault(key, "")
     parameters = [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
-    if exists:
-        kept = {"ModelPrefix", "MlflowTrackingUri"} - set(values)
+    if existing is not None:
+        kept = (KEPT_PARAMETERS & existing) - set(values)
         parameters += [{"ParameterKey": key, "UsePreviousValue": True} for key in sorted(kept)]
     return parameters
 
@@ -113,11 +141,13 @@ def wait_for(cloudformation: Any, waiter_name: str, name: str) -> None:
 
 def create_or_update(cloudformation: Any, args: argparse.Namespace) -> dict[str, str]:
     """Create the stack, or update it if it exists; wait; return its outputs."""
-    exists = describe_stack(cloudformation, args.stack_name) is not None
+    stack = describe_stack(cloudformation, args.stack_name)
+    exists = stack is not None
+    existing = {p["ParameterKey"] for p in stack.get("Parameters", [])} if exists else None
     request = {
         "StackName": args.stack_name,
         "TemplateBody": TEMPLATE.read_text(),
-        "Parameters": stack_parameters(args, exists),
+        "Parameters": stack_parameters(args, existing),
         "Capabilities": ["CAPABILITY_IAM"],
         "Tags": [{"Key": "project", "Value": "sentiment-mlops"}],
     }
@@ -216,6 +246,46 @@ def empty_and_delete_bucket(s3: Any, bucket: str) -> None:
     s3.delete_bucket(Bucket=bucket)
 
 
+def check_https_args(args: argparse.Namespace) -> None:
+    """A certificate comes with a VPC and two subnets, and a network only with a certificate."""
+    if not args.certificate_arn:
+        if args.vpc_id or args.subnet_ids:
+            raise DeployError("--vpc-id and --subnet-ids are for HTTPS: add --certificate-arn.")
+        return
+    if not CERTIFICATE_ARN_RE.fullmatch(args.certificate_arn):
+        raise DeployError(
+            f"--certificate-arn {args.certificate_arn!r} is not an ACM certificate ARN "
+            "(arn:aws:acm:<region>:<account>:certificate/<id>)."
+        )
+    if not args.vpc_id or len(args.subnet_ids) < 2:  # noqa: PLR2004 - an ALB's minimum
+        raise DeployError(
+            "HTTPS needs --vpc-id and --subnet-ids with two or more public subnets of that VPC "
+            "in different availability zones (for the load balancer)."
+        )
+
+
+def ensure_api_key(ssm: Any, name: str) -> None:
+    """Create the SecureString ``name`` with a random key unless it exists (kept as it is)."""
+    try:
+        ssm.get_parameter(Name=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ParameterNotFound":
+            raise
+    else:
+        say(f"API key: SSM parameter {name} (kept)")
+        return
+    ssm.put_parameter(
+        Name=name,
+        Value=secrets.token_urlsafe(32),
+        Type="SecureString",
+        Description="X-API-Key of the sentiment API (read by its instance at start)",
+    )
+    say(
+        f"API key: created SSM parameter {name}; read it with `aws ssm get-parameter "
+        f"--with-decryption --name {name} --query Parameter.Value --output text`"
+    )
+
+
 def up(session: Any, args: argparse.Namespace) -> dict[str, str]:
     """Create or update the stack, upload the model, build and push the image."""
     if args.model_dir and args.mlflow_tracking_uri:
@@ -223,6 +293,14 @@ def up(session: Any, args: argparse.Namespace) -> dict[str, str]:
             "Give --model-dir (serve that directory) or --mlflow-tracking-uri (follow the "
             "registry's champion), not both."
         )
+    check_https_args(args)
+    if args.no_api_key:
+        args.api_key_parameter = ""
+    else:
+        args.api_key_parameter = args.api_key_parameter or default_api_key_parameter(
+            args.stack_name
+        )
+        ensure_api_key(session.client("ssm"), args.api_key_parameter)
     if args.model_dir:
         check_model_dir(Path(args.model_dir))
         args.served_prefix = content_prefix(Path(args.model_dir), args.model_prefix)
@@ -254,6 +332,14 @@ def down(session: Any, args: argparse.Namespace) -> dict[str, str]:
         say(f"Deleted bucket {bucket} and every object version in it.")
     elif bucket:
         say(f"Kept bucket {bucket} (data); `down --delete-bucket` deletes it.")
+    if outputs.get("ApiKeyParameter") == default_api_key_parameter(args.stack_name):
+        try:
+            session.client("ssm").delete_parameter(Name=outputs["ApiKeyParameter"])
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ParameterNotFound":
+                raise
+        else:
+            say(f"Deleted the API key {outputs['ApiKeyParameter']}.")
     return outputs
 
 
@@ -308,6 +394,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         dest="build_image",
         action="store_false",
         help="do not build and push the image (it is already in the repository)",
+    )
+    up_parser.add_argument(
+        "--api-key-parameter",
+        help="SSM SecureString holding the API key (default: /sentiment-mlops/<stack>/api-key, "
+        "created with a random key if missing)",
+    )
+    up_parser.add_argument(
+        "--no-api-key", action="store_true", help="serve without an API key (not recommended)"
+    )
+    up_parser.add_argument(
+        "--certificate-arn", help="ACM certificate of your domain: serve HTTPS from a load balancer"
+    )
+    up_parser.add_argument("--vpc-id", help="the VPC of --subnet-ids (with --certificate-arn)")
+    up_parser.add_argument(
+        "--subnet-ids",
+        type=lambda value: [part for part in value.split(",") if part],
+        default=[],
+        help="two or more public subnets, comma-separated (with --certificate-arn)",
     )
     up_parser.add_argument("--base-image", default="python:3.11-slim")
     up_parser.add_argument("--docker", default="docker", help="docker CLI to use")

@@ -1,8 +1,9 @@
 """deploy/aws/deploy.py against moto's server on loopback: create, update and delete the stack.
 
 The script runs as a user runs it (a child process); ``AWS_ENDPOINT_URL`` sends its calls to
-moto. moto applies neither security-group rules, bucket versioning nor the bucket's public access
-block from a template, so those are left to cfn-lint and a real deployment; everything else the template declares is checked here.
+moto. moto applies neither security-group rules, bucket versioning, the bucket's public access
+block nor a target group's targets from a template, so those are left to cfn-lint and a real
+deployment; everything else the template declares is checked here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from cfnlint.decode import cfn_yaml
 from moto.server import ThreadedMotoServer
 
 from tests.conftest import PROJECT_ROOT
@@ -27,6 +29,7 @@ from tests.conftest import PROJECT_ROOT
 pytestmark = pytest.mark.integration
 
 DEPLOY = PROJECT_ROOT / "deploy" / "aws" / "deploy.py"
+TEMPLATE_TEXT = (PROJECT_ROOT / "deploy" / "aws" / "sentiment-api.yaml").read_text()
 REGION = "us-east-1"
 STACK = "sentiment-test"
 KEY_NAME = "sentiment-test-key"
@@ -37,6 +40,7 @@ EXPECTED_RESOURCES = {
     "InstanceRole": "AWS::IAM::Role",
     "InstanceProfile": "AWS::IAM::InstanceProfile",
     "ApiSecurityGroup": "AWS::EC2::SecurityGroup",
+    "LoadBalancerSecurityGroup": "AWS::EC2::SecurityGroup",
     "Instance": "AWS::EC2::Instance",
 }
 
@@ -130,7 +134,12 @@ def test_create_makes_every_resource_and_output(created, aws):
     stack = aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     resources = aws("cloudformation").describe_stack_resources(StackName=STACK)["StackResources"]
-    assert {r["LogicalResourceId"]: r["ResourceType"] for r in resources} == EXPECTED_RESOURCES
+    # moto lists a resource whose condition is false (the HTTPS ones) as an entry without a
+    # logical id; CloudFormation does not list it at all.
+    created_resources = {
+        r["LogicalResourceId"]: r["ResourceType"] for r in resources if "LogicalResourceId" in r
+    }
+    assert created_resources == EXPECTED_RESOURCES
     assert set(created) == {
         "Endpoint",
         "InstanceId",
@@ -138,6 +147,7 @@ def test_create_makes_every_resource_and_output(created, aws):
         "RepositoryUri",
         "ModelUri",
         "InstanceRoleArn",
+        "ApiKeyParameter",
     }
     assert re.fullmatch(
         rf"s3://{created['BucketName']}/models/sentiment/[0-9a-f]{{16}}", created["ModelUri"]
@@ -162,18 +172,16 @@ def test_repository_is_the_one_the_outputs_name(created, aws):
     assert repository["repositoryUri"] == created["RepositoryUri"]
 
 
-def test_instance_role_reaches_only_that_bucket_and_repository(created, aws):
+def role_grants(aws, role_arn: str) -> tuple[dict[str, str], dict[str, dict | None]]:
+    """``{action: resource}`` and ``{action: condition}`` of the role's one inline policy."""
     iam = aws("iam")
-    role_name = created["InstanceRoleArn"].rsplit("/", 1)[1]
+    role_name = role_arn.rsplit("/", 1)[1]
     (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
     document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
     if isinstance(document, str):
         # moto hands back a policy created by a template as a Python literal, not JSON.
         document = ast.literal_eval(document)
-    bucket_arn = f"arn:aws:s3:::{created['BucketName']}"
-    repository = aws("ecr").describe_repositories(repositoryNames=[f"{STACK}-api"])
-    repository_arn = repository["repositories"][0]["repositoryArn"]
-    granted = {}
+    granted, conditions = {}, {}
     for statement in document["Statement"]:
         assert statement["Effect"] == "Allow"
         actions = (
@@ -181,14 +189,29 @@ def test_instance_role_reaches_only_that_bucket_and_repository(created, aws):
         )
         for action in actions:
             granted[action] = statement["Resource"]
+            conditions[action] = statement.get("Condition")
+    return granted, conditions
+
+
+def test_instance_role_reaches_only_the_model_prefix_its_key_and_repository(created, aws):
+    iam = aws("iam")
+    role_name = created["InstanceRoleArn"].rsplit("/", 1)[1]
+    bucket_arn = f"arn:aws:s3:::{created['BucketName']}"
+    repository = aws("ecr").describe_repositories(repositoryNames=[f"{STACK}-api"])
+    repository_arn = repository["repositories"][0]["repositoryArn"]
+    prefix = created["ModelUri"].removeprefix(f"s3://{created['BucketName']}/")
+    granted, conditions = role_grants(aws, created["InstanceRoleArn"])
+    key_arn = f"arn:aws:ssm:{REGION}:123456789012:parameter{created['ApiKeyParameter']}"
     assert granted == {
         "s3:ListBucket": bucket_arn,
-        "s3:GetObject": f"{bucket_arn}/*",
+        "s3:GetObject": f"{bucket_arn}/{prefix}/*",
+        "ssm:GetParameter": key_arn,
         "ecr:BatchCheckLayerAvailability": repository_arn,
         "ecr:BatchGetImage": repository_arn,
         "ecr:GetDownloadUrlForLayer": repository_arn,
         "ecr:GetAuthorizationToken": "*",  # AWS offers no narrower form of this one
     }
+    assert conditions["s3:ListBucket"] == {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}
     trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
 
@@ -209,6 +232,107 @@ def test_instance_runs_the_image_with_the_bucket_model(created, aws):
     assert f"IMAGE={created['RepositoryUri']}:v1\n" in user_data
     assert f"SENTIMENT_MODEL_URI={created['ModelUri']}\n" in user_data
     assert '--port "$API_PORT"' in user_data and "API_PORT=8000\n" in user_data
+    assert "sentiment-mlops serve --host 0.0.0.0" in user_data
+
+
+def test_api_key_lives_in_ssm_and_nowhere_in_the_stack(created, aws, aws_env):
+    name = created["ApiKeyParameter"]
+    assert name == f"/sentiment-mlops/{STACK}/api-key"
+    parameter = aws("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    key = parameter["Value"]
+    assert len(key) >= 32
+    user_data = instance_user_data(aws, created["InstanceId"])
+    assert f"API_KEY_PARAMETER={name}\n" in user_data
+    assert "aws ssm get-parameter --with-decryption" in user_data
+    assert "-e SENTIMENT_API_KEY" in user_data  # handed over by name, not on a command line
+    template = aws("cloudformation").get_template(StackName=STACK)["TemplateBody"]
+    assert key not in user_data and key not in str(template)
+    stack = aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    assert key not in json.dumps(stack, default=str)
+    # Another `up` keeps the key.
+    same = ("--allowed-cidr", "198.51.100.7/32", "--key-name", KEY_NAME, "--image-tag", "v1")
+    result = deploy(aws_env, "up", "--no-image", *same)
+    assert result.returncode == 0, result.stderr
+    assert "(kept)" in result.stderr
+    again = aws("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    assert again == key
+
+
+def test_https_stack_puts_a_load_balancer_with_the_certificate_in_front(aws_env, aws):
+    stack = "sentiment-https"
+    certificate = aws("acm").request_certificate(DomainName="api.example.com")["CertificateArn"]
+    vpc = aws("ec2").describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])
+    vpc_id = vpc["Vpcs"][0]["VpcId"]
+    subnets = aws("ec2").describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    subnet_ids = [subnet["SubnetId"] for subnet in subnets["Subnets"]][:2]
+    https = (
+        *("--certificate-arn", certificate, "--vpc-id", vpc_id),
+        *("--subnet-ids", ",".join(subnet_ids)),
+    )
+    outputs = up(aws_env, "--allowed-cidr", "198.51.100.7/32", *https, stack=stack)
+    elbv2 = aws("elbv2")
+    (balancer,) = elbv2.describe_load_balancers()["LoadBalancers"]
+    assert outputs["Endpoint"] == f"https://{balancer['DNSName']}"
+    assert balancer["Scheme"] == "internet-facing"
+    listeners = {
+        listener["Port"]: listener
+        for listener in elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])[
+            "Listeners"
+        ]
+    }
+    assert listeners[443]["Protocol"] == "HTTPS"
+    assert listeners[443]["Certificates"][0]["CertificateArn"] == certificate
+    assert listeners[443]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
+    (group,) = elbv2.describe_target_groups()["TargetGroups"]
+    assert group["HealthCheckPath"] == "/ready"  # readiness: no traffic before the model
+    # moto does not register a template's targets: the template says the instance is one.
+    template = cfn_yaml.loads(TEMPLATE_TEXT)  # short forms (!Ref) as their long forms
+    assert template["Resources"]["TargetGroup"]["Properties"]["Targets"] == [
+        {"Id": {"Ref": "Instance"}, "Port": {"Ref": "ApiPort"}}
+    ]
+    (reservation,) = aws("ec2").describe_instances(InstanceIds=[outputs["InstanceId"]])[
+        "Reservations"
+    ]
+    assert reservation["Instances"][0]["SubnetId"] == subnet_ids[0]
+    # An update that does not name the certificate keeps HTTPS.
+    again = up(aws_env, "--allowed-cidr", "198.51.100.0/24", stack=stack)
+    assert again["Endpoint"] == outputs["Endpoint"]
+    assert deploy(aws_env, "down", "--delete-bucket", stack=stack).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("--certificate-arn", "arn:aws:acm:us-east-1:123456789012:certificate/abc"), "--vpc-id"),
+        (
+            ("--certificate-arn", "my-cert", "--vpc-id", "vpc-1", "--subnet-ids", "a,b"),
+            "not an ACM",
+        ),
+        (
+            (
+                "--vpc-id",
+                "vpc-12345678",
+            ),
+            "add --certificate-arn",
+        ),
+    ],
+)
+def test_incomplete_https_arguments_are_refused_before_any_call(aws_env, aws, arguments, message):
+    result = deploy(
+        aws_env,
+        "up",
+        "--no-image",
+        "--allowed-cidr",
+        "198.51.100.7/32",
+        *arguments,
+        stack="sentiment-refused",
+    )
+    assert result.returncode == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr
+    stacks = aws("cloudformation").list_stacks()["StackSummaries"]
+    assert "sentiment-refused" not in {summary["StackName"] for summary in stacks}
 
 
 def test_update_changes_the_stack_in_place(created, aws_env, aws):
@@ -273,6 +397,9 @@ def test_a_stack_that_follows_an_mlflow_server_serves_the_champion_alias(aws_env
     assert "SENTIMENT_MODEL_URI=models:/sentiment@champion\n" in user_data
     assert f"MLFLOW_TRACKING_URI={uri}\n" in user_data
     assert "-e MLFLOW_TRACKING_URI" in user_data
+    # It reads the MLflow artifacts' prefix of the bucket, not the served-directory one.
+    granted, _ = role_grants(aws, outputs["InstanceRoleArn"])
+    assert granted["s3:GetObject"] == f"arn:aws:s3:::{outputs['BucketName']}/mlflow/*"
     # An update that names neither keeps following the server.
     again = up(aws_env, *cidr, "--image-tag", "v2", stack=stack)
     assert again["ModelUri"] == "models:/sentiment@champion"
@@ -307,6 +434,9 @@ def test_down_deletes_the_stack_and_keeps_the_bucket(created, aws_env, aws):
     result = deploy(aws_env, "down")
     assert result.returncode == 0, result.stderr
     assert f"Kept bucket {created['BucketName']}" in result.stderr
+    assert f"Deleted the API key {created['ApiKeyParameter']}" in result.stderr
+    with pytest.raises(ClientError):
+        aws("ssm").get_parameter(Name=created["ApiKeyParameter"])
     stacks = aws("cloudformation").list_stacks()["StackSummaries"]
     assert {s["StackStatus"] for s in stacks if s["StackName"] == STACK} == {"DELETE_COMPLETE"}
     (reservation,) = aws("ec2").describe_instances(InstanceIds=[created["InstanceId"]])[
