@@ -473,48 +473,26 @@ def _move_alias_if_better(  # noqa: PLR0913 - a version, its data identity and h
     force: bool = False,
     lock_wait_s: float = PROMOTION_LOCK_WAIT_S,
 ) -> PromotionDecision:
-    """The decision of :func:`promote_if_better` and :func:`promote_version`, carried out
-    under :func:`promotion_lock`."""
+    """The decision of :func:`promote_if_better` and :func:`promote_version`, carried out.
+
+    The champion is read and the alias moved under :func:`promotion_lock`: the champion a
+    decision compares with is still the champion when the alias moves.
+    """
     with promotion_lock(client, model_name, wait_s=lock_wait_s):
-        return _decide_and_move(
-            client,
-            model_name,
-            version,
-            score=score,
-            data_source=data_source,
-            fingerprint=fingerprint,
-            alias=alias,
-            force=force,
-        )
-
-
-def _decide_and_move(  # noqa: PLR0913 - the arguments of _move_alias_if_better
-    client: MlflowClient,
-    model_name: str,
-    version: str,
-    *,
-    score: float,
-    data_source: str,
-    fingerprint: str,
-    alias: str,
-    force: bool,
-) -> PromotionDecision:
-    champion = _current_champion(client, model_name, alias)
-    already = champion is not None and str(champion.version) == version
-    if already:
-        promoted, reason, champion_score = False, f"version {version} already is '{alias}'", None
-    elif math.isnan(score):  # the version carries no recorded test score
-        promoted, reason, champion_score = (
-            False,
-            f"version {version} has no {SCORE_TAG} tag to compare with",
-            None,
-        )
-    else:
-        promoted, reason, champion_score = _decide(champion, score, data_source, fingerprint)
-    if force and not promoted and not already:
-        promoted, reason = True, f"forced, although {reason}"
-    if promoted:
-        client.set_registered_model_alias(model_name, alias, version)
+        champion = _current_champion(client, model_name, alias)
+        already = champion is not None and str(champion.version) == version
+        if already:
+            promoted, reason = False, f"version {version} already is '{alias}'"
+            champion_score = None
+        elif math.isnan(score):  # the version carries no recorded test score
+            promoted, reason = False, f"version {version} has no {SCORE_TAG} tag to compare with"
+            champion_score = None
+        else:
+            promoted, reason, champion_score = _decide(champion, score, data_source, fingerprint)
+        if force and not promoted and not already:
+            promoted, reason = True, f"forced, although {reason}"
+        if promoted:
+            client.set_registered_model_alias(model_name, alias, version)
     logger.info(
         "%s version %s %s '%s': %s",
         model_name,
