@@ -26,6 +26,10 @@ CANDIDATE_INPUTS = ("features", "text")
 FEATURE_STEPS = ("vectorizer", SAMPLER_STEP)
 
 
+# Where GridSearchCV's fits run (search.backend): see training/search.py.
+SEARCH_BACKENDS = ("local", "dask")
+
+
 def all_candidates(
     candidates: dict[str, dict[str, Any]], extra_candidates: dict[str, dict[str, Any]] | None
 ) -> dict[str, dict[str, Any]]:
@@ -100,6 +104,12 @@ def candidate_search_options(candidate: dict[str, Any], search: dict[str, Any]) 
             f"{sorted(search)}."
         )
     options = {**search, **own}
+    backend = options.get("backend", "local")
+    if backend not in SEARCH_BACKENDS:
+        raise ValueError(
+            f"search backend {backend!r} is not one of {list(SEARCH_BACKENDS)}: `local` runs "
+            "the fits in this machine's processes, `dask` on a Dask cluster."
+        )
     folds = options["cv_folds"]
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 0 or folds == 1:
         raise ValueError(

@@ -6,15 +6,26 @@ resampling are fitted inside each fold and never see the fold they are scored on
 grid point is refitted on the whole training split and the stateless ``TextCleaner`` is put
 in front: one fitted object from raw text to probabilities, the same object evaluation,
 batch inference and the API use.
+
+The fits run in this machine's processes (``search.backend: local``, joblib's default) or on a
+Dask cluster (``search.backend: dask``) through joblib's ``dask`` backend, which runs the same
+``GridSearchCV`` unchanged (imbalanced-learn's samplers included; dask-ml's own search does
+not take them). The cluster is the scheduler at ``search.scheduler``, or, without one, a
+``LocalCluster`` on loopback with one single-threaded worker per core. The training texts and
+labels are scattered to the workers once per search, not sent with every fit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
 from imblearn.pipeline import Pipeline as ImbPipeline
@@ -34,12 +45,53 @@ CV_SCORING = {
 }
 REFIT_METRIC = "f1_macro"
 
+logger = logging.getLogger(__name__)
+
+
+def uses_dask(search: dict[str, Any]) -> bool:
+    """Whether the search runs on a Dask cluster (``search.backend: dask``)."""
+    return search.get("backend", "local") == "dask"
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None) -> Iterator[Any]:
+    """A client of the Dask scheduler at ``scheduler``, or of a new ``LocalCluster`` on
+    127.0.0.1 (no dashboard) with one single-threaded worker process per core."""
+    from distributed import Client, LocalCluster  # noqa: PLC0415 - only the dask backend
+
+    if scheduler:
+        with Client(scheduler) as client:
+            logger.info("Model search on the Dask scheduler at %s", scheduler)
+            yield client
+        return
+    with (
+        LocalCluster(
+            host="127.0.0.1", dashboard_address=None, threads_per_worker=1, processes=True
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        logger.info("Model search on a local Dask cluster of %d workers", len(cluster.workers))
+        yield client
+
+
+@contextlib.contextmanager
+def search_backend(search: dict[str, Any], *data: Any) -> Iterator[None]:
+    """Run the ``GridSearchCV`` fits inside the block where ``search.backend`` says, with
+    ``data`` (the texts and labels) scattered to a Dask cluster's workers once."""
+    if not uses_dask(search):
+        yield
+        return
+    with dask_client(search.get("scheduler")), joblib.parallel_backend("dask", scatter=list(data)):
+        yield
+
 
 def build_search(plan: CandidatePlan) -> GridSearchCV:
     """A stratified-k-fold ``GridSearchCV`` over the plan's pipeline and grid.
 
     It does not refit: :func:`fit_candidate` refits the chosen grid point itself. The
     pipeline is a copy, so settings made on the search (its fit cache) leave the plan alone.
+    On Dask every fit is a task of the cluster (``n_jobs=-1``: as many at once as it has
+    workers).
     """
     folds = StratifiedKFold(
         n_splits=plan.search["cv_folds"], shuffle=True, random_state=plan.search["random_state"]
@@ -50,7 +102,7 @@ def build_search(plan: CandidatePlan) -> GridSearchCV:
         scoring=CV_SCORING,
         refit=False,
         cv=folds,
-        n_jobs=plan.search["n_jobs"],
+        n_jobs=-1 if uses_dask(plan.search) else plan.search["n_jobs"],
         verbose=plan.search.get("verbose", 1),
         error_score="raise",
     )
@@ -80,9 +132,14 @@ def fit_candidate(plan: CandidatePlan, train_split: pd.DataFrame) -> CandidateFi
     cv_results, best_index = None, None
     if plan.search["cv_folds"]:
         grid_search = build_search(plan)
-        with tempfile.TemporaryDirectory(prefix="search-") as cache, epoch_logging(False):
-            # Grid points that differ only in the classifier reuse the fold's fitted vectorizer.
-            grid_search.set_params(estimator__memory=cache)
+        with (
+            tempfile.TemporaryDirectory(prefix="search-") as cache,
+            epoch_logging(False),
+            search_backend(plan.search, texts, labels),
+        ):
+            if not uses_dask(plan.search):  # a cluster's workers may not share this disk
+                # Grid points that differ only in the classifier reuse the fold's vectorizer.
+                grid_search.set_params(estimator__memory=cache)
             grid_search.fit(texts, labels)
         cv_results = grid_search.cv_results_
         # What GridSearchCV's refit would pick: rank 1 of the refit metric (first on ties).
