@@ -109,3 +109,19 @@ def trained_model(
     """The session's trained project, on conf/test's small candidate set: every test that needs
     a trained, registered model reads this one."""
     return projects.train_project(tmp_path_factory.mktemp("trained_project"), source_samples)
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """The address of a LocalCluster of 2 single-threaded worker processes on 127.0.0.1, no
+    dashboard, shared by the session's Dask tests."""
+    from distributed import LocalCluster  # noqa: PLC0415 - only the Dask tests pay for it
+
+    with LocalCluster(
+        host="127.0.0.1",
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+    ) as cluster:
+        yield cluster.scheduler_address

@@ -6,6 +6,8 @@
 - ``PromotionHook``: kedro-mlflow registers the packaged model only after the last node, so
   the ``champion`` decision cannot be a node; it runs here, right after that registration,
   on the promotion request this run's ``request_promotion`` node returned.
+- ``DaskClientHook``: a run that reads or writes Dask datasets computes them on one Dask
+  client, started before its first node and closed after its last, even when a node fails.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from kedro.framework.hooks import hook_impl
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 from mlflow.tracking import MlflowClient
 
+from sentiment_mlops.dask_cluster import dask_client
 from sentiment_mlops.mlflow_registry import (
     REGISTERED_MODEL_NAME,
     promote_if_better,
@@ -145,3 +148,63 @@ class PromotionHook:
                 test_split_sha256=request["test_split_sha256"],
             )
         catalog.save("promotion_decision", decision.as_dict())
+
+
+def _dask_dataset_types() -> tuple[type, ...]:
+    from kedro_datasets.dask.csv_dataset import CSVDataset  # noqa: PLC0415 - lazy, as Dask
+
+    from sentiment_mlops.datasets.dask_parquet_dataset import (  # noqa: PLC0415
+        DaskParquetDataset,
+    )
+
+    return (CSVDataset, DaskParquetDataset)
+
+
+class DaskClientHook:
+    """Starts the run's Dask client when its pipeline reads or writes a Dask dataset.
+
+    The nodes build lazy Dask frames and the datasets compute them as they save, after the
+    node has returned: the client must outlive the nodes, so a hook owns it. Where it runs
+    comes from the ``dask_scoring`` parameters: ``scheduler`` (an address, or null for a
+    ``LocalCluster`` on 127.0.0.1) and ``n_workers`` (of that LocalCluster; null: one per
+    core). A run without Dask datasets starts nothing.
+    """
+
+    def __init__(self) -> None:
+        self._client: contextlib.ExitStack | None = None
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+        """Start the client if any dataset of the pipeline is a Dask one."""
+        dask_types = _dask_dataset_types()
+        if not any(
+            isinstance(catalog.get(name), dask_types)
+            for name in pipeline.datasets()
+            if name in catalog
+        ):
+            return
+        settings = catalog.load("params:dask_scoring") if "params:dask_scoring" in catalog else {}
+        settings = settings or {}
+        self._client = contextlib.ExitStack()
+        self._client.enter_context(
+            dask_client(
+                settings.get("scheduler"),
+                n_workers=settings.get("n_workers"),
+                purpose="Batch scoring",
+            )
+        )
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        """Close the client (and the LocalCluster it started)."""
+        self._close()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        """Close the client when a node or a save failed."""
+        self._close()
+
+    def _close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            client.close()

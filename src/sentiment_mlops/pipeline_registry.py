@@ -20,6 +20,7 @@ from sentiment_mlops.pipelines import (
     evaluation,
     feature_engineering,
     inference,
+    inference_dask,
     training,
 )
 from sentiment_mlops.pipelines.inference.pipeline import INPUT_NAME, MODEL_ARTIFACT
@@ -80,6 +81,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     # same nodes score with the registry's champion (`champion_model`).
     packaged_inference = inference.create_pipeline()
     pipelines["inference"] = pipeline(packaged_inference, inputs={MODEL_ARTIFACT: "champion_model"})
+    pipelines["inference_dask"] = inference_dask.create_pipeline()
     pipelines["__default__"] = pipeline_ml_factory(
         training=training_stages,
         inference=packaged_inference,

@@ -3,10 +3,16 @@
 from omegaconf.resolvers import oc
 
 from sentiment_mlops.artifact_hooks import RemoteModelArtifactsHook
-from sentiment_mlops.hooks import ModelCardHook, PromotionHook
+from sentiment_mlops.hooks import DaskClientHook, ModelCardHook, PromotionHook
 from sentiment_mlops.run_parameters import RunParametersHook
 
-HOOKS = (ModelCardHook(), PromotionHook(), RemoteModelArtifactsHook(), RunParametersHook())
+HOOKS = (
+    ModelCardHook(),
+    PromotionHook(),
+    RemoteModelArtifactsHook(),
+    RunParametersHook(),
+    DaskClientHook(),
+)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -111,13 +111,23 @@ class TrainedProject:
             tracking_uri=f"sqlite:///{(destination / STORE).as_posix()}",
         )
 
-    def kedro_run(self, pipeline: str, params: dict | None = None, **env: str) -> str:
+    def kedro_run(
+        self,
+        pipeline: str,
+        params: dict | None = None,
+        *,
+        files: dict[str, str] | None = None,
+        **env: str,
+    ) -> str:
         """Run one pipeline in a fresh process, in a private copy of the project (next to it),
-        so that its runs never show up in the store the other tests read; returns its log."""
+        so that its runs never show up in the store the other tests read; returns its log.
+        ``files`` (relative path -> text) are written into the copy first."""
         copies = self.workdir.parent / f"{self.workdir.name}-runs"
         copies.mkdir(exist_ok=True)
         index = sum(1 for _ in copies.iterdir())
         project = self.copy(copies / f"{pipeline}-{index}")
+        for relative, text in (files or {}).items():
+            (project.workdir / relative).write_text(text)
         return run_session(project.workdir, pipeline, params or {}, project.env(**env))
 
     def packaged_predictions(

@@ -3,13 +3,12 @@ cross-validation scores as the local backend, on a real cluster on loopback."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import yaml
-from distributed import Client, LocalCluster, get_task_stream
+from distributed import Client, get_task_stream
 
 from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_grid,
@@ -27,19 +26,6 @@ IMBALANCE = {"strategy": ["class_weights", "undersample"], "random_state": 0}
 
 
 @pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    """A LocalCluster of 2 single-threaded worker processes on 127.0.0.1, no dashboard."""
-    with LocalCluster(
-        host="127.0.0.1",
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-    ) as cluster:
-        yield cluster.scheduler_address
-
-
-@pytest.fixture(scope="module")
 def test_plans(base_parameters) -> dict:
     """conf/test's candidates (the small grids CI trains), with two imbalance strategies."""
     pipeline = build_feature_pipeline(base_parameters["vectorizer"], IMBALANCE)
@@ -47,14 +33,16 @@ def test_plans(base_parameters) -> dict:
     return plan_candidates(TEST_TRAINING["candidates"], pipeline, grid, TEST_TRAINING["search"])
 
 
-def test_dask_search_chooses_and_scores_as_the_local_one(test_plans, airline_splits, scheduler):
+def test_dask_search_chooses_and_scores_as_the_local_one(
+    test_plans, airline_splits, dask_scheduler
+):
     train, _, _ = airline_splits
-    with Client(scheduler) as client:
+    with Client(dask_scheduler) as client:
         for name, plan in test_plans.items():
             local = fit_candidate(plan, train)
             with get_task_stream(client) as tasks:
                 on_dask = replace(
-                    plan, search={**plan.search, "backend": "dask", "scheduler": scheduler}
+                    plan, search={**plan.search, "backend": "dask", "scheduler": dask_scheduler}
                 )
                 remote = fit_candidate(on_dask, train)
             # The fits ran on the cluster's workers, not here.

@@ -45,6 +45,13 @@ def predict_sentiment(sentiment_model: Any, instances: pd.DataFrame) -> pd.DataF
     return predictions
 
 
+def scored_table(sentiment_model: Any, instances: pd.DataFrame) -> pd.DataFrame:
+    """The rows' ``text`` followed by their predictions: the layout of the batch outputs."""
+    return pd.concat(
+        [instances[[TEXT_COLUMN]], predict_sentiment(sentiment_model, instances)], axis=1
+    )
+
+
 def score_instances(
     sentiment_model: Any, instances: pd.DataFrame | Iterable[pd.DataFrame]
 ) -> pd.DataFrame | Iterator[pd.DataFrame]:
@@ -63,7 +70,7 @@ def score_instances(
 def _scored_chunks(sentiment_model: Any, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     scored = 0
     for number, chunk in enumerate(chunks, start=1):
-        predictions = predict_sentiment(sentiment_model, chunk)
-        scored += len(predictions)
-        logger.info("Scored chunk %d (%d rows, %d so far)", number, len(predictions), scored)
-        yield pd.concat([chunk[[TEXT_COLUMN]], predictions], axis=1)
+        table = scored_table(sentiment_model, chunk)
+        scored += len(table)
+        logger.info("Scored chunk %d (%d rows, %d so far)", number, len(table), scored)
+        yield table

@@ -32,6 +32,7 @@ from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
 
+from sentiment_mlops.dask_cluster import dask_client
 from sentiment_mlops.networks import epoch_logging
 from sentiment_mlops.pipelines.training.candidates import CandidatePlan
 from sentiment_mlops.text_cleaning import TextCleaner
@@ -54,34 +55,16 @@ def uses_dask(search: dict[str, Any]) -> bool:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None) -> Iterator[Any]:
-    """A client of the Dask scheduler at ``scheduler``, or of a new ``LocalCluster`` on
-    127.0.0.1 (no dashboard) with one single-threaded worker process per core."""
-    from distributed import Client, LocalCluster  # noqa: PLC0415 - only the dask backend
-
-    if scheduler:
-        with Client(scheduler) as client:
-            logger.info("Model search on the Dask scheduler at %s", scheduler)
-            yield client
-        return
-    with (
-        LocalCluster(
-            host="127.0.0.1", dashboard_address=None, threads_per_worker=1, processes=True
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        logger.info("Model search on a local Dask cluster of %d workers", len(cluster.workers))
-        yield client
-
-
-@contextlib.contextmanager
 def search_backend(search: dict[str, Any], *data: Any) -> Iterator[None]:
     """Run the ``GridSearchCV`` fits inside the block where ``search.backend`` says, with
     ``data`` (the texts and labels) scattered to a Dask cluster's workers once."""
     if not uses_dask(search):
         yield
         return
-    with dask_client(search.get("scheduler")), joblib.parallel_backend("dask", scatter=list(data)):
+    with (
+        dask_client(search.get("scheduler"), purpose="Model search"),
+        joblib.parallel_backend("dask", scatter=list(data)),
+    ):
         yield
 
 
