@@ -1,4 +1,4 @@
-"""The Dockerfile passes hadolint and the CloudFormation template passes cfn-lint.
+"""The Dockerfile passes hadolint and the CloudFormation templates pass cfn-lint.
 
 Each linter is also shown a known-bad file, so a linter that silently checks nothing (a wrong
 path, an ignored config) fails here instead of passing.
@@ -19,6 +19,7 @@ pytestmark = pytest.mark.unit
 
 BIN = Path(sys.executable).parent
 TEMPLATE = PROJECT_ROOT / "deploy" / "aws" / "sentiment-api.yaml"
+DASK_TEMPLATE = PROJECT_ROOT / "deploy" / "aws" / "dask-cluster.yaml"
 
 
 def run(*command: str) -> subprocess.CompletedProcess:
@@ -50,8 +51,9 @@ def test_dockerfile_defaults_to_the_official_python_311_image():
     assert re.search(r"^USER \$\{KEDRO_UID\}$", dockerfile, re.MULTILINE)
 
 
-def test_template_passes_cfn_lint():
-    result = run(str(BIN / "cfn-lint"), str(TEMPLATE))
+@pytest.mark.parametrize("template", [TEMPLATE, DASK_TEMPLATE], ids=lambda path: path.name)
+def test_template_passes_cfn_lint(template):
+    result = run(str(BIN / "cfn-lint"), str(template))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
