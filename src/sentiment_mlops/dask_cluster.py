@@ -16,6 +16,10 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
+class SchedulerUnreachableError(RuntimeError):
+    """The configured Dask scheduler did not answer."""
+
+
 @contextlib.contextmanager
 def dask_client(
     scheduler: str | None, *, n_workers: int | None = None, purpose: str = "Dask work"
@@ -27,7 +31,14 @@ def dask_client(
 
     with _quiet_distributed(), contextlib.ExitStack() as stack:
         if scheduler:
-            client = stack.enter_context(Client(scheduler))
+            try:
+                client = stack.enter_context(Client(scheduler))
+            except OSError as error:  # distributed's connect timeout is an OSError too
+                raise SchedulerUnreachableError(
+                    f"Cannot reach the Dask scheduler at {scheduler} ({error}). Start it, "
+                    "check the address and that this machine may reach its port, or give no "
+                    "scheduler (null) to run on a LocalCluster here."
+                ) from error
             logger.info("%s on the Dask scheduler at %s", purpose, scheduler)
         else:
             cluster = stack.enter_context(

@@ -171,7 +171,7 @@ class DaskClientHook:
     """
 
     def __init__(self) -> None:
-        self._client: contextlib.ExitStack | None = None
+        self._client_context: contextlib.ExitStack | None = None
 
     @hook_impl
     def before_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
@@ -185,8 +185,8 @@ class DaskClientHook:
             return
         settings = catalog.load("params:dask_scoring") if "params:dask_scoring" in catalog else {}
         settings = settings or {}
-        self._client = contextlib.ExitStack()
-        self._client.enter_context(
+        self._client_context = contextlib.ExitStack()
+        self._client_context.enter_context(
             dask_client(
                 settings.get("scheduler"),
                 n_workers=settings.get("n_workers"),
@@ -205,6 +205,6 @@ class DaskClientHook:
         self._close()
 
     def _close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            client.close()
+        if self._client_context is not None:
+            context, self._client_context = self._client_context, None
+            context.close()
