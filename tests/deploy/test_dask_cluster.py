@@ -73,7 +73,9 @@ def stack(aws) -> dict[str, str]:
         Capabilities=["CAPABILITY_IAM"],
     )
     resources = cloudformation.describe_stack_resources(StackName="sentiment-dask")
-    return {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in resources["StackResources"]}
+    return {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in resources["StackResources"]
+    }
 
 
 def role_statements(aws, role_name: str) -> dict[str, dict]:
