@@ -195,12 +195,14 @@ def ratios(measurements: list[Measurement]) -> list[str]:
         growth = (
             found["dask 2 workers", 10_000_000].wall_s / found["dask 2 workers", 1_000_000].wall_s
         )
-        notes.append(f"Dask 2 workers, 10M / 1M wall time: {growth:.2f} (linear: 10; target <= 12)")
+        notes.append(
+            f"- Dask 2 workers, 10M / 1M wall time: {growth:.2f} (linear: 10; target <= 12)"
+        )
     if ("dask 2 workers", 1_000_000) in found and ("pandas", 1_000_000) in found:
         speedup = (
             found["dask 2 workers", 1_000_000].rows_per_s / found["pandas", 1_000_000].rows_per_s
         )
-        notes.append(f"Dask 2 workers / pandas rows/s at 1M: {speedup:.2f} (target >= 1.6)")
+        notes.append(f"- Dask 2 workers / pandas rows/s at 1M: {speedup:.2f} (target >= 1.6)")
     return notes
 
 
