@@ -34,7 +34,7 @@ def _reject_reason(value: Any) -> str | None:
 
 def reject_reasons(texts: pd.Series) -> pd.Series:
     """Why each text cannot be scored (``missing``, ``blank``, ``not a string (int)``), or
-    None for a text that can: the API refuses the same texts."""
+    ``<NA>`` for a text that can: the API refuses the same texts."""
     return pd.Series(
         [_reject_reason(value) for value in texts], index=texts.index, dtype=TEXT_DTYPE
     )
