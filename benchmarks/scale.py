@@ -155,6 +155,9 @@ def measure(engine: str, rows: int, instances: Path, scratch: Path, env: dict) -
             "dask_predictions_path": scratch / "scored",
             "dask_rejects_path": scratch / "rejects",
             "dask_scoring.n_workers": workers,
+            # The texts are one line each, so the CSV may be split into blocks (4 MB, ~36,000
+            # texts); by default Dask reads a CSV file as one partition.
+            "instances_blocksize": "4MB",
         }
         pipeline = "inference_dask"
     wall, kedro, worker = run_scoring(pipeline, params, env)

@@ -110,6 +110,26 @@ def test_dask_scoring_gives_the_pandas_pipelines_numbers(trained_model, tweets, 
     assert "rows/s" in flat_log
 
 
+def test_by_default_a_csv_with_line_breaks_inside_texts_is_read_whole(trained_model, tmp_path):
+    # Dask splits a CSV into blocks at line ends: this file, in blocks of 4 MB
+    # (`instances_blocksize=4MB`), fails to parse; other files are misread silently.
+    paragraph = "the crew was kind, the seat was not.\nthen the second line " * 250
+    texts = [f"@united flight {i}: " + paragraph * (i % 2) for i in range(1_200)]
+    instances = tmp_path / "instances.csv"
+    pd.DataFrame({"text": texts}).to_csv(instances, index=False)
+    assert instances.stat().st_size > 8_000_000
+    trained_model.kedro_run(
+        "inference_dask",
+        {
+            "instances_path": str(instances),
+            "dask_predictions_path": str(tmp_path / "scored"),
+            "dask_rejects_path": str(tmp_path / "rejects"),
+            **TWO_WORKERS,
+        },
+    )
+    assert list(pd.read_parquet(tmp_path / "scored")["text"]) == texts
+
+
 def test_dask_scoring_reads_parquet_from_s3_and_sets_bad_rows_aside(
     trained_model, tweets, s3_store, tmp_path
 ):
