@@ -25,6 +25,17 @@ from tests.support.projects import PROJECT_ROOT, TrainedProject
 pytest_plugins = ["tests.support.tiers", "pytester"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def serving_log_outside_the_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Apps created in the test process log predictions and feedback in a temporary folder,
+    not in the project's data/ (their default, relative to the working directory)."""
+    root = tmp_path_factory.mktemp("serving")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SENTIMENT_PREDICTION_LOG_DIR", str(root / "predictions"))
+        patch.setenv("SENTIMENT_FEEDBACK_DIR", str(root / "feedback"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT

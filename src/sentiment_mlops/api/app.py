@@ -28,7 +28,8 @@ from sentiment_mlops.api.metrics import ServiceMetrics
 from sentiment_mlops.api.middleware import GuardAndMeasure
 from sentiment_mlops.api.model import ScoredBy
 from sentiment_mlops.api.model_updates import ModelFollower
-from sentiment_mlops.api.routers import admin, health, metrics, model, predict
+from sentiment_mlops.api.prediction_log import FeedbackStore, LogCounters, PredictionLog
+from sentiment_mlops.api.routers import admin, feedback, health, metrics, model, predict
 from sentiment_mlops.api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -83,12 +84,29 @@ def start_batcher(app: FastAPI) -> MicroBatcher[str, ScoredBy]:
     return batcher
 
 
+def prediction_log(settings: Settings, metrics: ServiceMetrics) -> PredictionLog:
+    """The log of what the service predicts, as the settings describe it."""
+    return PredictionLog(
+        settings.prediction_log_dir,
+        counters=LogCounters(
+            written=metrics.log_written.inc,
+            dropped=metrics.log_dropped.inc,
+            write_failures=metrics.log_write_failures.inc,
+        ),
+        sample_rate=settings.prediction_log_sample,
+        log_text=settings.log_text,
+        max_buffer=settings.prediction_log_buffer,
+        flush_interval_s=settings.prediction_log_flush_s,
+    )
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the /predict batcher and loading (then following) the model; keep uvicorn's
-    per-request access log quiet unless asked. On shutdown, requests already queued are still
-    answered."""
+    """Start the /predict batcher, the prediction log's writer and loading (then following)
+    the model; keep uvicorn's per-request access log quiet unless asked. On shutdown,
+    requests already queued are still answered, then the log is written out."""
     quiet_access_log(app.state.settings)
+    app.state.prediction_log.start()
     app.state.batcher = start_batcher(app)
     following = asyncio.create_task(follow_model(app))
     try:
@@ -96,6 +114,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         following.cancel()
         await app.state.batcher.stop()
+        await asyncio.to_thread(app.state.prediction_log.stop)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -116,7 +135,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Holds the served model (``served``), which requests score with and a swap replaces.
     app.state.follower = ModelFollower(settings.model_uri, app.state.metrics)
     app.state.batcher = None  # started by the lifespan
-    for router in (health.router, predict.router, model.router, admin.router, metrics.router):
+    app.state.prediction_log = prediction_log(settings, app.state.metrics)
+    app.state.feedback_store = FeedbackStore(settings.feedback_dir)
+    routers = (health, predict, feedback, model, admin, metrics)
+    for router in (module.router for module in routers):
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(GuardAndMeasure, metrics=app.state.metrics, settings=settings)

@@ -18,6 +18,7 @@ from sentiment_mlops.api.errors import APIError
 from sentiment_mlops.api.metrics import ServiceMetrics
 from sentiment_mlops.api.model import ScoredBy, ServedModel
 from sentiment_mlops.api.model_updates import ModelFollower
+from sentiment_mlops.api.prediction_log import FeedbackStore, PredictionLog
 from sentiment_mlops.api.settings import Settings
 
 _api_key_header = APIKeyHeader(
@@ -46,6 +47,16 @@ async def get_model(request: Request) -> ServedModel:
     if model is None:
         raise APIError(503, "model_not_ready", not_ready_message(request))
     return model
+
+
+async def get_prediction_log(request: Request) -> PredictionLog:
+    """The app's prediction log (it may be off: it still hands out prediction ids)."""
+    return request.app.state.prediction_log
+
+
+async def get_feedback_store(request: Request) -> FeedbackStore:
+    """Where feedback labels are written."""
+    return request.app.state.feedback_store
 
 
 async def get_batcher(request: Request) -> MicroBatcher[str, ScoredBy]:
@@ -134,3 +145,5 @@ MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 ModelDep = Annotated[ServedModel, Depends(get_model)]
 FollowerDep = Annotated[ModelFollower, Depends(get_follower)]
 BatcherDep = Annotated[MicroBatcher[str, ScoredBy], Depends(get_batcher)]
+PredictionLogDep = Annotated[PredictionLog, Depends(get_prediction_log)]
+FeedbackStoreDep = Annotated[FeedbackStore, Depends(get_feedback_store)]

@@ -62,12 +62,17 @@ def remove_dead_workers_gauges(directory: str) -> list[int]:
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 # Texts per model call of the /predict micro-batcher: 1 when requests come one at a time.
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+# A 3-class top-label confidence is at least 1/3; the low end is where "uncertain" lives.
+CONFIDENCE_BUCKETS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+# Characters: a tweet is at most 280, a review a few thousand.
+TEXT_LENGTH_BUCKETS = (10, 20, 40, 80, 140, 280, 500, 1_000, 2_000, 5_000)
 
 
 @dataclass
 class ServiceMetrics:
-    """Request counts and latencies per route, predictions per class, /predict batch sizes,
-    model readiness, the served version, swaps and failed versions."""
+    """Request counts and latencies per route, predictions per class, their confidence and
+    text length, /predict batch sizes, model readiness, the served version, swaps and failed
+    versions, the prediction log's writes and drops, and feedback."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -94,6 +99,39 @@ class ServiceMetrics:
         self.uncertain = Counter(
             "sentiment_uncertain_predictions",
             "Predictions below min_confidence.",
+            registry=self.registry,
+        )
+        self.confidence = Histogram(
+            "sentiment_prediction_confidence",
+            "Confidence of each prediction (the probability of its label).",
+            buckets=CONFIDENCE_BUCKETS,
+            registry=self.registry,
+        )
+        self.text_length = Histogram(
+            "sentiment_text_length_chars",
+            "Length of each scored text, characters.",
+            buckets=TEXT_LENGTH_BUCKETS,
+            registry=self.registry,
+        )
+        self.log_written = Counter(
+            "sentiment_prediction_log_records",
+            "Predictions written to the prediction log.",
+            registry=self.registry,
+        )
+        self.log_dropped = Counter(
+            "sentiment_prediction_log_dropped",
+            "Predictions not logged because the log's buffer was full.",
+            registry=self.registry,
+        )
+        self.log_write_failures = Counter(
+            "sentiment_prediction_log_write_failures",
+            "Failed writes of the prediction log (their records are retried while they fit).",
+            registry=self.registry,
+        )
+        self.feedback = Counter(
+            "sentiment_feedback",
+            "Feedback labels received; agrees: the label is the one predicted.",
+            ["agrees"],
             registry=self.registry,
         )
         self.batch_size = Histogram(

@@ -73,6 +73,7 @@ class Prediction(BaseModel):
                     "scores": {"negative": 0.04, "neutral": 0.05, "positive": 0.91},
                     "uncertain": False,
                     "model_version": "3",
+                    "prediction_id": "0192f3a1b2c3d4e5f6a7b8c9",
                     "explanation": None,
                 }
             ]
@@ -87,6 +88,10 @@ class Prediction(BaseModel):
         description="True when confidence is below the service's min_confidence setting."
     )
     model_version: str | None = Field(description="Registered version of the served model.")
+    prediction_id: str = Field(
+        description="Names this prediction in POST /feedback (also in the X-Prediction-Id "
+        "header of /predict)."
+    )
     explanation: Explanation | None = Field(None, description="Only with ?explain=true.")
 
 
@@ -94,6 +99,32 @@ class BatchPrediction(BaseModel):
     """Answers for a batch, in the order of the texts."""
 
     predictions: list[Prediction]
+
+
+class FeedbackRequest(BaseModel):
+    """The correct label of a prediction the service made."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"prediction_id": "0192f3a1b2c3d4e5f6a7b8c9", "label": "negative"}]
+        }
+    )
+
+    prediction_id: StrictStr = Field(description="From the prediction's response.")
+    label: StrictStr = Field(description="The class the text really belongs to.")
+
+
+class FeedbackReceipt(BaseModel):
+    """The feedback as stored."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    prediction_id: str
+    label: str = Field(description="The correct class, as sent.")
+    predicted_label: str = Field(description="What the model said.")
+    agrees: bool = Field(description="Whether the model was right.")
+    model_version: str | None = Field(description="The version that made the prediction.")
+    received_at: datetime
 
 
 class Status(BaseModel):

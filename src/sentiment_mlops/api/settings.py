@@ -57,6 +57,36 @@ class Settings(BaseSettings):
     )
     access_log: bool = Field(False, description="Log every request (off: no per-request noise).")
 
+    # What the service saw (docs/monitoring.md): read by the monitoring pipeline.
+    prediction_log_dir: str = Field(
+        "data/01_raw/serving/predictions",
+        description="Where the prediction log is written: a local folder or s3://bucket/prefix "
+        "(Parquet files partitioned by date and hour).",
+    )
+    prediction_log_sample: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of predictions logged; 0 turns the log off.",
+    )
+    log_text: bool = Field(
+        True,
+        description="Log each text; off: only its length and sha256 (no input-token drift, and "
+        "feedback cannot become training data).",
+    )
+    prediction_log_buffer: PositiveInt = Field(
+        10_000,
+        description="Predictions held in memory between writes; past it records are dropped "
+        "(counted in sentiment_prediction_log_dropped_total), never a request slowed.",
+    )
+    prediction_log_flush_s: float = Field(
+        5.0, gt=0.0, description="Seconds between writes of the prediction log."
+    )
+    feedback_dir: str = Field(
+        "data/01_raw/serving/feedback",
+        description="Where POST /feedback stores the correct labels (local folder or s3://).",
+    )
+
     # Bounds: past each one a request gets a clear error (and Retry-After where waiting helps),
     # never a hang. The connection-level ones are enforced by `sentiment-mlops serve`.
     max_in_flight: PositiveInt = Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from sentiment_mlops.api.batching import (
@@ -17,12 +17,14 @@ from sentiment_mlops.api.dependencies import (
     BatcherDep,
     MetricsDep,
     ModelDep,
+    PredictionLogDep,
     SettingsDep,
     require_api_key,
 )
 from sentiment_mlops.api.errors import APIError
 from sentiment_mlops.api.metrics import ServiceMetrics
 from sentiment_mlops.api.model import ServedModel
+from sentiment_mlops.api.prediction_log import PredictionLog
 from sentiment_mlops.api.schemas import (
     BatchPrediction,
     BatchPredictRequest,
@@ -33,6 +35,8 @@ from sentiment_mlops.api.schemas import (
 )
 from sentiment_mlops.api.settings import Settings
 from sentiment_mlops.prediction import TextScores
+
+PREDICTION_ID_HEADER = "X-Prediction-Id"
 
 router = APIRouter(prefix="/predict", tags=["predict"], dependencies=[Depends(require_api_key)])
 
@@ -73,8 +77,10 @@ def _check_length(texts: list[str], settings: Settings) -> None:
             )
 
 
-def _prediction(
+def _prediction(  # noqa: PLR0913, PLR0917 - the text, its scores and what the answer needs
+    text: str,
     scored: TextScores,
+    prediction_id: str,
     explanation: Explanation | None,
     model: ServedModel,
     settings: Settings,
@@ -82,6 +88,8 @@ def _prediction(
 ) -> Prediction:
     uncertain = settings.min_confidence is not None and scored.confidence < settings.min_confidence
     metrics.predictions.labels(scored.label).inc()
+    metrics.confidence.observe(scored.confidence)
+    metrics.text_length.observe(len(text))
     if uncertain:
         metrics.uncertain.inc()
     return Prediction(
@@ -90,42 +98,54 @@ def _prediction(
         scores=scored.scores,
         uncertain=uncertain,
         model_version=model.card.version,
+        prediction_id=prediction_id,
         explanation=explanation,
     )
 
 
-def _answers(
+def _answers(  # noqa: PLR0913, PLR0917 - one parameter per dependency
     texts: list[str],
     explain: bool,
     model: ServedModel,
     settings: Settings,
     metrics: ServiceMetrics,
+    log: PredictionLog,
 ) -> list[Prediction]:
+    rows = model.predict(texts).rows()
+    ids = log.record(texts, rows, model.card.version)
     answers = []
-    for text, scored in zip(texts, model.predict(texts).rows(), strict=True):
+    for text, scored, prediction_id in zip(texts, rows, ids, strict=True):
         explanation = model.explain(text, scored.label, settings.explain_top_k) if explain else None
-        answers.append(_prediction(scored, explanation, model, settings, metrics))
+        answers.append(
+            _prediction(text, scored, prediction_id, explanation, model, settings, metrics)
+        )
     return answers
 
 
 @router.post("", response_model=Prediction, responses=ERRORS, summary="Score one text")
 async def predict(  # noqa: PLR0913, PLR0917 - one parameter per dependency
     body: PredictRequest,
+    response: Response,
     model: ModelDep,
     settings: SettingsDep,
     metrics: MetricsDep,
     batcher: BatcherDep,
+    log: PredictionLogDep,
     explain: ExplainQuery = False,
 ) -> Prediction:
     """Label, calibrated confidence and a score per class for one raw text.
 
     Concurrent requests are scored together: the text joins the batch the model scores next
     (see ``SENTIMENT_MICRO_BATCH_MAX_SIZE``). With ``explain`` it is scored and explained on
-    its own, in the thread pool.
+    its own, in the thread pool. The answer's ``prediction_id`` (also the ``X-Prediction-Id``
+    header) is what ``POST /feedback`` takes.
     """
     _check_length([body.text], settings)
     if explain:
-        answers = await run_in_threadpool(_answers, [body.text], explain, model, settings, metrics)
+        answers = await run_in_threadpool(
+            _answers, [body.text], explain, model, settings, metrics, log
+        )
+        response.headers[PREDICTION_ID_HEADER] = answers[0].prediction_id
         return answers[0]
     try:
         scored_by = await batcher.submit(body.text)
@@ -148,15 +168,19 @@ async def predict(  # noqa: PLR0913, PLR0917 - one parameter per dependency
             headers={"Retry-After": str(settings.retry_after_s)},
         ) from error
     # The model that scored the batch, which a swap may have replaced since the request began.
-    return _prediction(scored_by.scores, None, scored_by.model, settings, metrics)
+    served = scored_by.model
+    (prediction_id,) = log.record([body.text], [scored_by.scores], served.card.version)
+    response.headers[PREDICTION_ID_HEADER] = prediction_id
+    return _prediction(body.text, scored_by.scores, prediction_id, None, served, settings, metrics)
 
 
 @router.post("/batch", response_model=BatchPrediction, responses=ERRORS, summary="Score texts")
-def predict_batch(
+def predict_batch(  # noqa: PLR0913, PLR0917 - one parameter per dependency
     body: BatchPredictRequest,
     model: ModelDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    log: PredictionLogDep,
     explain: ExplainQuery = False,
 ) -> BatchPrediction:
     """One prediction per text, in the same order."""
@@ -168,4 +192,4 @@ def predict_batch(
             "Split it into smaller batches.",
         )
     _check_length(body.texts, settings)
-    return BatchPrediction(predictions=_answers(body.texts, explain, model, settings, metrics))
+    return BatchPrediction(predictions=_answers(body.texts, explain, model, settings, metrics, log))
