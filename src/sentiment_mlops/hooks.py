@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from sentiment_mlops.mlflow_registry import (
 logger = logging.getLogger(__name__)
 
 TRAIN_DATA_HASH_TAG = "train_data_sha256"
+# The training split itself, as an artifact of the run that trained on it.
+TRAIN_SPLIT_ARTIFACT = "reference/train_split.parquet"
 GIT_COMMIT_TAG = "git_commit"
 
 
@@ -53,7 +56,8 @@ def git_commit(path: Path) -> str:
 
 
 class ModelCardHook:
-    """Tags the active MLflow run with the training split's hash and the git commit."""
+    """Tags the active MLflow run with the training split's hash and the git commit, and
+    logs the split (``reference/train_split.parquet``) for the monitoring pipeline."""
 
     def __init__(self, dataset_name: str = "train_split"):
         self._dataset_name = dataset_name
@@ -72,6 +76,11 @@ class ModelCardHook:
                 GIT_COMMIT_TAG: git_commit(Path(__file__).parent),
             }
         )
+        # The monitoring pipeline compares what the served version sees with this split.
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / TRAIN_SPLIT_ARTIFACT.rsplit("/", 1)[-1]
+            data.to_parquet(path, index=False)
+            mlflow.log_artifact(str(path), artifact_path=TRAIN_SPLIT_ARTIFACT.rsplit("/", 1)[0])
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:

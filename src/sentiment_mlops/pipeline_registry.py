@@ -19,8 +19,10 @@ from sentiment_mlops.pipelines import (
     data_processing,
     evaluation,
     feature_engineering,
+    feedback,
     inference,
     inference_dask,
+    monitoring,
     training,
 )
 from sentiment_mlops.pipelines.inference.pipeline import INPUT_NAME, MODEL_ARTIFACT
@@ -70,7 +72,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     """
     parameters = run_parameters()
     pipelines = {
-        "data_processing": data_processing.create_pipeline(),
+        "data_processing": data_processing.create_pipeline(
+            include_feedback=bool((parameters.get("feedback") or {}).get("include"))
+        ),
         "feature_engineering": feature_engineering.create_pipeline(),
         "training": training.create_pipeline(configured_candidates(parameters)),
         "calibration": calibration.create_pipeline(),
@@ -82,6 +86,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     packaged_inference = inference.create_pipeline()
     pipelines["inference"] = pipeline(packaged_inference, inputs={MODEL_ARTIFACT: "champion_model"})
     pipelines["inference_dask"] = inference_dask.create_pipeline()
+    pipelines["monitoring"] = monitoring.create_pipeline()
+    pipelines["feedback"] = feedback.create_pipeline()
     pipelines["__default__"] = pipeline_ml_factory(
         training=training_stages,
         inference=packaged_inference,

@@ -94,3 +94,40 @@ def split_dataset(
         )
     columns = ["text", "clean_text", "label", "source"]
     return tuple(part[columns].reset_index(drop=True) for part in (train, validation, test))
+
+
+def add_feedback_to_training(
+    source_train: pd.DataFrame,
+    validation: pd.DataFrame,
+    test: pd.DataFrame,
+    feedback_texts: pd.DataFrame,
+    cleaning: dict[str, Any],
+) -> pd.DataFrame:
+    """The source's training split plus the feedback texts, cleaned the same way.
+
+    Feedback never reaches validation or test, so the no-regression promotion compares
+    versions on the same test data; a feedback text that cleans to one already in a split is
+    left out (a held-out one would leak into training, a training one is already there).
+    Labels the source does not have stop the run: the model's classes would change.
+    """
+    unknown = sorted(set(feedback_texts["label"]) - set(source_train["label"]))
+    if unknown:
+        raise ValueError(
+            f"Feedback has labels {unknown} that the source's training split lacks "
+            f"({sorted(source_train['label'].unique())}); feedback for another source's "
+            "classes cannot be added. Retrain on a source with these classes."
+        )
+    cleaned = clean_texts(drop_empty_texts(feedback_texts), cleaning)
+    cleaned = cleaned.drop_duplicates("clean_text", keep="last")  # the latest label wins
+    known = pd.concat([source_train["clean_text"], validation["clean_text"], test["clean_text"]])
+    fresh = cleaned.loc[
+        ~cleaned["clean_text"].isin(known) & (cleaned["clean_text"].str.strip() != "")
+    ]
+    logger.info(
+        "Added %d feedback texts to the %d training texts (%d were already in a split or "
+        "clean to nothing)",
+        len(fresh),
+        len(source_train),
+        len(feedback_texts) - len(fresh),
+    )
+    return pd.concat([source_train, fresh[source_train.columns]], ignore_index=True)
