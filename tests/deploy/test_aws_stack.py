@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -172,8 +173,9 @@ def test_repository_is_the_one_the_outputs_name(created, aws):
     assert repository["repositoryUri"] == created["RepositoryUri"]
 
 
-def role_grants(aws, role_arn: str) -> tuple[dict[str, str], dict[str, dict | None]]:
-    """``{action: resource}`` and ``{action: condition}`` of the role's one inline policy."""
+def role_grants(aws, role_arn: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``{action: resource}`` and ``{action: condition}`` of the role's one inline policy; an
+    action granted by several statements maps to the list of their resources (conditions)."""
     iam = aws("iam")
     role_name = role_arn.rsplit("/", 1)[1]
     (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
@@ -188,9 +190,17 @@ def role_grants(aws, role_arn: str) -> tuple[dict[str, str], dict[str, dict | No
             statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         )
         for action in actions:
-            granted[action] = statement["Resource"]
-            conditions[action] = statement.get("Condition")
+            if action in granted:
+                granted[action] = [*always_list(granted[action]), statement["Resource"]]
+                conditions[action] = [*always_list(conditions[action]), statement.get("Condition")]
+            else:
+                granted[action] = statement["Resource"]
+                conditions[action] = statement.get("Condition")
     return granted, conditions
+
+
+def always_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 def test_instance_role_reaches_only_the_model_prefix_its_key_and_repository(created, aws):
@@ -202,16 +212,25 @@ def test_instance_role_reaches_only_the_model_prefix_its_key_and_repository(crea
     prefix = created["ModelUri"].removeprefix(f"s3://{created['BucketName']}/")
     granted, conditions = role_grants(aws, created["InstanceRoleArn"])
     key_arn = f"arn:aws:ssm:{REGION}:123456789012:parameter{created['ApiKeyParameter']}"
+    serving = f"{bucket_arn}/sentiment-mlops/01_raw/serving/*"
     assert granted == {
-        "s3:ListBucket": bucket_arn,
-        "s3:GetObject": f"{bucket_arn}/{prefix}/*",
+        "s3:ListBucket": [bucket_arn, bucket_arn],
+        "s3:GetObject": [f"{bucket_arn}/{prefix}/*", serving],
+        "s3:PutObject": serving,  # the prediction log and feedback only
         "ssm:GetParameter": key_arn,
         "ecr:BatchCheckLayerAvailability": repository_arn,
         "ecr:BatchGetImage": repository_arn,
         "ecr:GetDownloadUrlForLayer": repository_arn,
         "ecr:GetAuthorizationToken": "*",  # AWS offers no narrower form of this one
     }
-    assert conditions["s3:ListBucket"] == {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}
+    assert conditions["s3:ListBucket"] == [
+        {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+        {
+            "StringLike": {
+                "s3:prefix": ["sentiment-mlops/01_raw/serving", "sentiment-mlops/01_raw/serving/*"]
+            }
+        },
+    ]
     trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
 
@@ -233,6 +252,10 @@ def test_instance_runs_the_image_with_the_bucket_model(created, aws):
     assert f"SENTIMENT_MODEL_URI={created['ModelUri']}\n" in user_data
     assert '--port "$API_PORT"' in user_data and "API_PORT=8000\n" in user_data
     assert "sentiment-mlops serve --host 0.0.0.0" in user_data
+    serving = f"s3://{created['BucketName']}/sentiment-mlops/01_raw/serving"
+    assert f"SENTIMENT_PREDICTION_LOG_DIR={serving}/predictions\n" in user_data
+    assert f"SENTIMENT_FEEDBACK_DIR={serving}/feedback\n" in user_data
+    assert "-e SENTIMENT_PREDICTION_LOG_DIR -e SENTIMENT_FEEDBACK_DIR" in user_data
 
 
 def test_api_key_lives_in_ssm_and_nowhere_in_the_stack(created, aws, aws_env):
@@ -399,7 +422,7 @@ def test_a_stack_that_follows_an_mlflow_server_serves_the_champion_alias(aws_env
     assert "-e MLFLOW_TRACKING_URI" in user_data
     # It reads the MLflow artifacts' prefix of the bucket, not the served-directory one.
     granted, _ = role_grants(aws, outputs["InstanceRoleArn"])
-    assert granted["s3:GetObject"] == f"arn:aws:s3:::{outputs['BucketName']}/mlflow/*"
+    assert granted["s3:GetObject"][0] == f"arn:aws:s3:::{outputs['BucketName']}/mlflow/*"
     # An update that names neither keeps following the server.
     again = up(aws_env, *cidr, "--image-tag", "v2", stack=stack)
     assert again["ModelUri"] == "models:/sentiment@champion"
