@@ -11,7 +11,11 @@ Everything runs on the same fitted model, loaded from the MLflow registry:
 5. a batch of 1,000 texts: ``POST /predict/batch`` against raw ``predict_proba`` on 1,000;
 6. the batch pipeline (``kedro run --pipelines inference``, in-process session) on 100k texts
    against raw ``predict_proba`` on the same 100k texts;
-7. with ``--swap-version N``: ``POST /predict`` at concurrency 8 for a while, steady, then again
+7. ``--logging-rounds N`` (default 3): ``POST /predict`` at concurrency 1 and 32 with the
+   prediction log on (every prediction, the default) and off (``SENTIMENT_PREDICTION_LOG_SAMPLE=0``),
+   a fresh server per round and mode, the modes alternating; medians over the rounds. With
+   ``--only-logging-overhead`` nothing else runs;
+8. with ``--swap-version N``: ``POST /predict`` at concurrency 8 for a while, steady, then again
    while the alias moves to version N and the service loads, checks and swaps it in
    (``POST /admin/reload``); p99 of the requests sent during the swap against the steady p99.
    The alias is moved back afterwards.
@@ -178,6 +182,47 @@ def workers_row(env: dict, workdir: Path, body: dict, requests: int) -> dict[str
         return hey(f"{url}/predict", body, requests, 32, {"X-API-Key": API_KEY})
 
 
+def logging_overhead_rows(
+    env: dict, workdir: Path, body: dict, requests: int, rounds: int
+) -> dict[str, dict[str, float]]:
+    """p50 / p99 / req/s of ``POST /predict`` at c=1 and c=32 with the prediction log on and
+    off: medians over ``rounds`` fresh servers per mode, alternating which mode goes first."""
+    runs: dict[str, list[dict[str, float]]] = {}
+    for round_index in range(rounds):
+        modes = ("on", "off") if round_index % 2 == 0 else ("off", "on")
+        for mode in modes:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            mode_env = {
+                **env,
+                "SENTIMENT_PREDICTION_LOG_SAMPLE": "1" if mode == "on" else "0",
+                "SENTIMENT_PREDICTION_LOG_DIR": str(workdir / f"log-{round_index}-{mode}"),
+            }
+            with start_server(
+                [sys.executable, "-m", "sentiment_mlops", "serve", "--port", str(port)],
+                f"{url}/ready",
+                timeout=SERVER_START_TIMEOUT_S,
+                interval=0.25,
+                cwd=workdir,
+                env=mode_env,
+            ):
+                headers = {"X-API-Key": API_KEY}
+                hey(f"{url}/predict", body, 256, 8, headers)  # warm up
+                for concurrency in (1, 32):
+                    runs.setdefault(f"HTTP /predict, c={concurrency}, log {mode}", []).append(
+                        hey(f"{url}/predict", body, requests, concurrency, headers)
+                    )
+                metrics = httpx.get(f"{url}/metrics").text
+            if mode == "on" and "sentiment_prediction_log_dropped_total 0.0" not in metrics:
+                raise RuntimeError("the prediction log dropped records during the benchmark")
+    return {
+        f"{name} (median of {rounds})": {
+            key: float(np.median([row[key] for row in rows])) for key in rows[0]
+        }
+        for name, rows in sorted(runs.items())
+    }
+
+
 def batch_pipeline(texts: list[str], workdir: Path, alias: str) -> float:
     """Seconds for `kedro run --pipelines inference` (in-process session) on ``texts``."""
     instances, output = workdir / "instances.csv", workdir / "predictions.csv"
@@ -209,6 +254,14 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser.add_argument(
         "--swap-version", help="another registered version to swap in under load (and back)"
     )
+    parser.add_argument(
+        "--logging-rounds", type=int, default=3, help="rounds of the log on / off comparison"
+    )
+    parser.add_argument(
+        "--only-logging-overhead",
+        action="store_true",
+        help="run only the prediction log on / off comparison",
+    )
     arguments = parser.parse_args()
     arguments.model_uri = f"models:/{REGISTERED_MODEL_NAME}@{arguments.alias}"
     # The servers run in a scratch directory: a relative SQLite URI would be a new, empty store.
@@ -219,6 +272,23 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     mirror = PROJECT_ROOT / os.environ.get("SENTIMENT_DATA_MIRROR", "../shared/data")
     tweets = pd.read_csv(mirror / "twitter_airline_sentiment" / "Tweets.csv")["text"].tolist()
     text = "@united the flight was delayed two hours and nobody told us anything, thanks a lot"
+
+    env = {
+        **os.environ,
+        "SENTIMENT_MODEL_URI": arguments.model_uri,
+        "SENTIMENT_API_KEY": API_KEY,
+        "SENTIMENT_MODEL_POLL_S": "0",  # the swap run moves the alias and asks for a reload
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    outside = Path(tempfile.mkdtemp(prefix="serving-bench-"))
+    if arguments.only_logging_overhead:
+        logging_rows = logging_overhead_rows(
+            env, outside, {"text": text}, arguments.requests, arguments.logging_rounds
+        )
+        print_table(logging_rows)
+        print_ratios(logging_ratios(logging_rows))
+        shutil.rmtree(outside, ignore_errors=True)
+        return
 
     served = ServedModel.load(arguments.model_uri)
     estimator = served.estimator
@@ -235,14 +305,6 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         lambda: estimator.predict_proba(thousand), 10
     )
 
-    env = {
-        **os.environ,
-        "SENTIMENT_MODEL_URI": arguments.model_uri,
-        "SENTIMENT_API_KEY": API_KEY,
-        "SENTIMENT_MODEL_POLL_S": "0",  # the swap run moves the alias and asks for a reload
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-    outside = Path(tempfile.mkdtemp(prefix="serving-bench-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with start_server(
@@ -274,6 +336,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 version=arguments.swap_version,
             )
 
+    if arguments.logging_rounds:
+        rows |= logging_overhead_rows(
+            env, outside, {"text": text}, arguments.requests, arguments.logging_rounds
+        )
     rows[f"HTTP /predict, c=32, {WORKERS} workers"] = workers_row(
         env, outside, {"text": text}, arguments.requests
     )
@@ -329,11 +395,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     }
 
     print(f"\nmodel {arguments.model_uri}; {served.card.classes}; one text = {text!r}\n")
-    print(f"| {'measurement':<60} | {'p50 ms':>9} | {'p99 ms':>9} | {'req/s':>9} |")
-    print(f"|{'-' * 62}|{'-' * 11}|{'-' * 11}|{'-' * 11}|")
-    for name, row in rows.items():
-        p99 = "" if np.isnan(row["p99_ms"]) else f"{row['p99_ms']:.2f}"
-        print(f"| {name:<60} | {row['p50_ms']:>9.2f} | {p99:>9} | {row['rps']:>9.1f} |")
+    print_table(rows)
     ratios = {
         "in-process / raw sklearn, 1 text (target <= 1.5)": rows[
             "service predict, in-process (1 text)"
@@ -353,16 +415,43 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         / rows["raw sklearn predict_proba (1,000 texts)"]["p50_ms"],
         f"batch pipeline / raw sklearn, {n} (target <= 1.2)": pipeline_many / raw_many,
     }
+    if arguments.logging_rounds:
+        ratios |= logging_ratios(rows)
     if arguments.swap_version:
         steady = rows[f"HTTP /predict, c={SWAP_CONCURRENCY}, steady"]["p99_ms"]
         during = next(row for name, row in rows.items() if "during a swap" in name)["p99_ms"]
         ratios[f"p99 during a swap / steady p99, c={SWAP_CONCURRENCY} (target <= 2)"] = (
             during / steady
         )
+    print_ratios(ratios)
+    shutil.rmtree(outside, ignore_errors=True)
+
+
+def print_table(rows: dict[str, dict[str, float]]) -> None:
+    print(f"| {'measurement':<60} | {'p50 ms':>9} | {'p99 ms':>9} | {'req/s':>9} |")
+    print(f"|{'-' * 62}|{'-' * 11}|{'-' * 11}|{'-' * 11}|")
+    for name, row in rows.items():
+        p99 = "" if np.isnan(row["p99_ms"]) else f"{row['p99_ms']:.2f}"
+        print(f"| {name:<60} | {row['p50_ms']:>9.2f} | {p99:>9} | {row['rps']:>9.1f} |")
+
+
+def logging_ratios(rows: dict[str, dict[str, float]]) -> dict[str, float]:
+    """p50 with the prediction log on / off, per concurrency (target: within 5 %)."""
+    p50 = {name.split(" (median")[0]: row["p50_ms"] for name, row in rows.items()}
+    return {
+        f"p50 log on / off, c={concurrency} (target <= 1.05)": (
+            p50[f"HTTP /predict, c={concurrency}, log on"]
+            / p50[f"HTTP /predict, c={concurrency}, log off"]
+        )
+        for concurrency in (1, 32)
+        if f"HTTP /predict, c={concurrency}, log on" in p50
+    }
+
+
+def print_ratios(ratios: dict[str, float]) -> None:
     print()
     for name, value in ratios.items():
         print(f"- {name}: {value:.2f}")
-    shutil.rmtree(outside, ignore_errors=True)
 
 
 if __name__ == "__main__":

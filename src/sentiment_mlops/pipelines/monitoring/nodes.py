@@ -521,6 +521,7 @@ def plot_drift_report(
             row=2,
             col=2,
         )
+        figure.update_yaxes(dtick=1, tickfont_size=10, row=2, col=2)  # a label for every token
     if "feedback_macro_f1" in drift_metrics:
         figure.add_trace(
             go.Bar(
