@@ -62,7 +62,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # script, Python puts only benchmarks/ on the path. First on the path, so that no installed
 # distribution's top-level ``tests`` package shadows the project's.
 sys.path.insert(0, str(PROJECT_ROOT))
-from tests.support.servers import free_port, start_server  # noqa: E402
+from tests.support.servers import ServerProcess, free_port, start_server  # noqa: E402
 
 SERVER_START_TIMEOUT_S = 180
 SWAP_CONCURRENCY = 8
@@ -160,20 +160,27 @@ def swap_rows(
     return rows
 
 
-def workers_row(env: dict, workdir: Path, body: dict, requests: int) -> dict[str, float]:
-    """``POST /predict`` at c=32 on ``sentiment-mlops serve --workers 2``, once every worker
-    has loaded the model."""
+def service(env: dict, workdir: Path, *options: str) -> tuple[str, ServerProcess]:
+    """``sentiment-mlops serve`` on a free loopback port (its URL, and the server to stop),
+    once ``/ready`` answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "sentiment_mlops", "serve", "--port", str(port)]
-    with start_server(
-        [*command, "--workers", str(WORKERS)],
+    server = start_server(
+        [sys.executable, "-m", "sentiment_mlops", "serve", "--port", str(port), *options],
         f"{url}/ready",
         timeout=SERVER_START_TIMEOUT_S,
         interval=0.25,
         cwd=workdir,
         env=env,
-    ):
+    )
+    return url, server
+
+
+def workers_row(env: dict, workdir: Path, body: dict, requests: int) -> dict[str, float]:
+    """``POST /predict`` at c=32 on ``sentiment-mlops serve --workers 2``, once every worker
+    has loaded the model."""
+    url, server = service(env, workdir, "--workers", str(WORKERS))
+    with server:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while "sentiment_model_ready 1.0" not in httpx.get(f"{url}/metrics").text:
             if time.monotonic() > deadline:
@@ -191,21 +198,13 @@ def logging_overhead_rows(
     for round_index in range(rounds):
         modes = ("on", "off") if round_index % 2 == 0 else ("off", "on")
         for mode in modes:
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
             mode_env = {
                 **env,
                 "SENTIMENT_PREDICTION_LOG_SAMPLE": "1" if mode == "on" else "0",
                 "SENTIMENT_PREDICTION_LOG_DIR": str(workdir / f"log-{round_index}-{mode}"),
             }
-            with start_server(
-                [sys.executable, "-m", "sentiment_mlops", "serve", "--port", str(port)],
-                f"{url}/ready",
-                timeout=SERVER_START_TIMEOUT_S,
-                interval=0.25,
-                cwd=workdir,
-                env=mode_env,
-            ):
+            url, server = service(mode_env, workdir)
+            with server:
                 headers = {"X-API-Key": API_KEY}
                 hey(f"{url}/predict", body, 256, 8, headers)  # warm up
                 for concurrency in (1, 32):
@@ -305,16 +304,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         lambda: estimator.predict_proba(thousand), 10
     )
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with start_server(
-        [sys.executable, "-m", "sentiment_mlops", "serve", "--port", str(port)],
-        f"{url}/ready",
-        timeout=SERVER_START_TIMEOUT_S,
-        interval=0.25,
-        cwd=outside,
-        env=env,
-    ):
+    url, server = service(env, outside)
+    with server:
         headers = {"X-API-Key": API_KEY}
         for concurrency in (1, 32):
             rows[f"HTTP /predict, c={concurrency}"] = hey(
