@@ -41,6 +41,8 @@ def test_batch_answers_in_the_order_of_the_texts(service):
     with service.client() as client:
         batch = client.post("/predict/batch", json={"texts": texts}).json()["predictions"]
         singles = [client.post("/predict", json={"text": text}).json() for text in texts]
+    # Each answer is a prediction of its own, with its own id.
+    assert len({answer.pop("prediction_id") for answer in batch + singles}) == 2 * len(texts)
     assert batch == singles
 
 

@@ -15,7 +15,7 @@ from sentiment_mlops.pipelines.monitoring.nodes import (
 )
 from sentiment_mlops.pipelines.monitoring.served import (
     predict_reference,
-    reference_split,
+    reference_texts,
     served_test_macro_f1,
     version_tags,
 )
@@ -34,7 +34,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="predictions_in_window",
             ),
             Node(latest_feedback, "prediction_feedback", "latest_feedback", name="latest_feedback"),
-            Node(reference_split, "served_reference", "reference_split", name="reference_split"),
+            Node(reference_texts, "served_reference", "reference_texts", name="reference_texts"),
             Node(
                 predict_reference,
                 "served_reference",
@@ -60,7 +60,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 input_drift,
                 inputs={
                     "window_predictions": "window_predictions",
-                    "reference": "reference_split",
+                    "reference": "reference_texts",
                     "cleaning": "params:cleaning",
                     "top_k": "params:monitoring.new_tokens_top_k",
                 },
@@ -106,7 +106,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "drift_metrics": "drift_metrics",
                     "window_predictions": "window_predictions",
                     "reference_predictions": "reference_predictions",
-                    "reference": "reference_split",
+                    "reference": "reference_texts",
                     "new_tokens": "new_frequent_tokens",
                 },
                 outputs="drift_report_plot",

@@ -11,7 +11,7 @@ from sentiment_mlops.datasets.served_reference_dataset import ServedReference
 from sentiment_mlops.prediction import predict_frame
 
 
-def reference_split(served_reference: ServedReference) -> pd.DataFrame:
+def reference_texts(served_reference: ServedReference) -> pd.DataFrame:
     """The training split the served version learned from."""
     return served_reference.train_split
 
