@@ -8,6 +8,8 @@ import time
 import mlflow
 import pandas as pd
 import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 from mlflow.tracking import MlflowClient
 from sklearn.dummy import DummyClassifier
 
@@ -181,3 +183,21 @@ def test_a_stale_lock_is_broken(client):
     with promotion_lock(client, NAME, wait_s=5, stale_s=0.05):
         lock = client.get_registered_model(f"{NAME}{PROMOTION_LOCK_SUFFIX}")
         assert lock.tags["owner"] != "dead run"
+
+
+@pytest.mark.integration
+def test_a_lock_released_while_it_is_taken_is_taken_again(client, monkeypatch):
+    """A SQL store answers a duplicate create by reading the existing lock; when its holder
+    deletes it in between, the store says "not found" instead of "already exists". (The race
+    of two real runs, made certain here: the first create meets that answer.)"""
+    create = client.create_registered_model
+    answers = iter([MlflowException("not found", error_code=RESOURCE_DOES_NOT_EXIST)])
+
+    def create_after_a_release(*args, **kwargs):
+        for error in answers:
+            raise error
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(client, "create_registered_model", create_after_a_release)
+    with promotion_lock(client, NAME, wait_s=5):
+        assert client.get_registered_model(f"{NAME}{PROMOTION_LOCK_SUFFIX}").name

@@ -290,6 +290,10 @@ def promotion_lock(
             )
             break
         except MlflowException as error:
+            # A SQL store answers a duplicate create by reading the existing model for its
+            # message: if the holder released it in between, that read says "not found".
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                continue
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         holder = _lock_holder(client, lock_name)
