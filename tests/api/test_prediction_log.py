@@ -58,6 +58,13 @@ def test_ids_are_unique_sortable_and_carry_their_time():
     assert new_prediction_id(now_ms=1) < new_prediction_id(now_ms=2)
     assert not is_prediction_id("not-an-id")
     assert not is_prediction_id("0192F3A1B2C3D4E5F6A7B8C9")  # upper case is not what we send
+    # What int(value, 16) would take: a sign, underscores, a 0x prefix.
+    for almost in (
+        "+192f3a1b2c3d4e5f6a7b8c9",
+        "0192f3a1_2c3d4e5f6a7b8c9",
+        "0x92f3a1b2c3d4e5f6a7b8c9",
+    ):
+        assert not is_prediction_id(almost), almost
 
 
 def test_a_flush_writes_hour_partitions_with_every_field(tmp_path):

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import random
+import re
 import secrets
 import threading
 import time
@@ -31,10 +32,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import fsspec
 import pandas as pd
+from fsspec.implementations.local import LocalFileSystem
 
 from sentiment_mlops.prediction import TextScores
 
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 PREDICTION_ID_LENGTH = 24
 _TIME_DIGITS = 12
 _PART_PREFIX = "part-"
+_PREDICTION_ID_RE = re.compile(rf"[0-9a-f]{{{PREDICTION_ID_LENGTH}}}")
 
 
 def new_prediction_id(now_ms: int | None = None) -> str:
@@ -52,14 +55,8 @@ def new_prediction_id(now_ms: int | None = None) -> str:
 
 
 def is_prediction_id(value: str) -> bool:
-    """Whether ``value`` has the shape of a prediction id."""
-    if len(value) != PREDICTION_ID_LENGTH:
-        return False
-    try:
-        int(value, 16)
-    except ValueError:
-        return False
-    return value == value.lower()
+    """Whether ``value`` has the shape of a prediction id (24 lowercase hex digits)."""
+    return _PREDICTION_ID_RE.fullmatch(value) is not None
 
 
 def prediction_time(prediction_id: str) -> datetime:
@@ -88,12 +85,13 @@ class _Pending(NamedTuple):
     text: str
 
 
-def _write_parquet(frame: pd.DataFrame, path: str, storage_options: dict[str, Any]) -> None:
+def _write_parquet(frame: pd.DataFrame, path: str) -> None:
     """Write ``frame`` to ``path`` so that a reader never sees half a file: locally under a
-    temporary name, then renamed; an S3 object appears whole when its upload completes."""
-    fs, fs_path = fsspec.core.url_to_fs(path, **storage_options)
+    temporary name, then renamed; an S3 object appears whole when its upload completes.
+    Credentials come from the environment (the instance role on AWS)."""
+    fs, fs_path = fsspec.core.url_to_fs(path)
     fs.makedirs(fs_path.rsplit("/", 1)[0], exist_ok=True)
-    local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+    local = isinstance(fs, LocalFileSystem)
     target = f"{fs_path}.tmp" if local else fs_path
     with fs.open(target, "wb") as file:
         frame.to_parquet(file, index=False)
@@ -127,7 +125,6 @@ class PredictionLog:
         max_buffer: int = 10_000,
         flush_interval_s: float = 5.0,
         recent_ids: int = 100_000,
-        storage_options: dict[str, Any] | None = None,
     ):
         self.directory = directory.rstrip("/")
         self.sample_rate = sample_rate
@@ -135,7 +132,6 @@ class PredictionLog:
         self.max_buffer = max_buffer
         self.flush_interval_s = flush_interval_s
         self._counters = counters
-        self._storage_options = storage_options or {}
         self._buffer: list[_Pending] = []
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()  # one writer at a time: the thread or stop()
@@ -227,7 +223,6 @@ class PredictionLog:
                     _write_parquet(
                         self._frame(records),
                         self._part_path(partition, records),
-                        self._storage_options,
                     )
                 except Exception as error:  # the log must never take the service down
                     logger.warning(
@@ -291,7 +286,7 @@ class PredictionLog:
             recent = self._recent.get(prediction_id)
         if recent is not None:
             return recent
-        fs, root = fsspec.core.url_to_fs(self.directory, **self._storage_options)
+        fs, root = fsspec.core.url_to_fs(self.directory)
         folder = f"{root}/{hour_partition(prediction_time(prediction_id))}"
         try:
             names = fs.ls(folder, detail=False)
@@ -319,7 +314,6 @@ class FeedbackStore:
     """Writes each feedback label as its own Parquet file, partitioned by the hour received."""
 
     directory: str
-    storage_options: dict[str, Any] | None = None
 
     def save(self, prediction: LoggedPrediction, label: str, received_at: datetime) -> None:
         """Store the correct ``label`` for ``prediction`` (raises on failure: the caller
@@ -337,4 +331,4 @@ class FeedbackStore:
             f"{self.directory.rstrip('/')}/{hour_partition(received_at)}/"
             f"feedback-{prediction.prediction_id}-{secrets.token_hex(4)}.parquet"
         )
-        _write_parquet(frame, path, self.storage_options or {})
+        _write_parquet(frame, path)

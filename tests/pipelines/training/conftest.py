@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 import yaml
@@ -19,6 +21,17 @@ from tests.conftest import source_declaration
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 AIRLINE_FILE = "twitter_airline_sentiment/Tweets.csv"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Iterator[str]:
+    """The test module's own MLflow store, current while its tests run (later tests resolve
+    ``models:/`` URIs through the default again)."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("tests")
+    yield uri
+    mlflow.set_tracking_uri(None)
 
 
 def _parameters(name: str) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
 
 import mlflow
 import numpy as np
@@ -59,17 +58,6 @@ NETWORKS = {
     # n_jobs 1: the fold fits run in this process, where an MLflow run is active.
     "bilstm_cv": {**TINY_NETWORK, "search": {"cv_folds": 2, "n_jobs": 1}},
 }
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Iterator[str]:
-    """This module's MLflow store, current while its tests run (later tests resolve
-    ``models:/`` URIs through the default again)."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('comparison') / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("tests")
-    yield uri
-    mlflow.set_tracking_uri(None)
 
 
 @pytest.fixture(scope="module")

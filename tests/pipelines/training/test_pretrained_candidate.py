@@ -6,7 +6,6 @@ process with the same probabilities."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import mlflow
 import numpy as np
@@ -25,15 +24,6 @@ from tests.support.projects import PROJECT_ROOT
 pytestmark = pytest.mark.integration
 
 CONF = PROJECT_ROOT / "conf" / "pretrained" / "parameters_training.yml"
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Iterator[str]:
-    uri = f"sqlite:///{tmp_path_factory.mktemp('pretrained') / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("tests")
-    yield uri
-    mlflow.set_tracking_uri(None)
 
 
 @pytest.fixture(scope="module")
