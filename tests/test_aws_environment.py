@@ -25,6 +25,7 @@ VERSIONED = [
     "calibrated_sentiment_model",
     "metrics",
     "calibration_metrics",
+    "uncertainty_threshold",
     "model_comparison",
     "promotion_request",
     "promotion_decision",

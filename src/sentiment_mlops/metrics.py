@@ -54,3 +54,39 @@ def compute_metrics(test_predictions: pd.DataFrame) -> dict[str, float]:
         metrics[f"{name}_roc_auc"] = roc_auc_score(truth == name, test_predictions[name])
     metrics["macro_roc_auc"] = np.mean([metrics[f"{name}_roc_auc"] for name in classes])
     return {name: float(value) for name, value in metrics.items()}
+
+
+def uncertainty_threshold(
+    predictions: pd.DataFrame, min_accuracy: float, min_texts: int
+) -> dict[str, float]:
+    """The confidence below which a prediction is flagged ``uncertain``, chosen on labelled data.
+
+    The highest confidence ``t`` such that the predictions below ``t``, at least ``min_texts`` of
+    them, were right less than ``min_accuracy`` of the time as a group: so "uncertain" means
+    "on this data, about a coin flip or worse", not a fixed number that suits one model only.
+    ``uncertain_below_confidence`` is 0.0 (nothing is flagged) when no such group exists.
+    Also returns the share of texts flagged and the accuracy of both groups.
+    """
+    if not 0.0 < min_accuracy <= 1.0:
+        raise ValueError(f"min_accuracy={min_accuracy} must lie in (0, 1].")
+    if min_texts < 1:
+        raise ValueError(f"min_texts={min_texts} must be at least 1.")
+    order = np.argsort(predictions["confidence"].to_numpy(dtype=float), kind="stable")
+    confidence = predictions["confidence"].to_numpy(dtype=float)[order]
+    correct = (predictions["label"] == predictions["true_label"]).to_numpy(dtype=float)[order]
+    right_so_far = np.concatenate([[0.0], np.cumsum(correct)])
+    # Candidate thresholds: each distinct confidence; "below" is strict, so ties stay together.
+    values, below = np.unique(confidence, return_index=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy_below = right_so_far[below] / below
+    eligible = (below >= min_texts) & (accuracy_below < min_accuracy)
+    threshold = float(values[eligible][-1]) if eligible.any() else 0.0
+    flagged = int(below[eligible][-1]) if eligible.any() else 0
+    result = {
+        "uncertain_below_confidence": threshold,
+        "uncertain_share": flagged / len(confidence),
+        "confident_accuracy": float(correct[flagged:].mean()) if flagged < len(correct) else 0.0,
+    }
+    if flagged:
+        result["uncertain_accuracy"] = float(correct[:flagged].mean())
+    return result

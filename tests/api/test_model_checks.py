@@ -41,6 +41,7 @@ def served_model(version: str = "1", texts=TEXTS, labels=LABELS, estimator=None)
         classes=[str(label) for label in estimator.classes_],
         calibrated=False,
         explainable=False,
+        uncertain_below=None,
         metrics={},
     )
     return ServedModel(estimator, card, None, "test model")

@@ -7,9 +7,11 @@ import time
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from mlflow.tracking import MlflowClient
 
 from sentiment_mlops.__main__ import serve
 from sentiment_mlops.api.app import create_app
+from sentiment_mlops.api.model import UNCERTAIN_BELOW_METRIC
 from sentiment_mlops.api.settings import Settings
 from tests.api.conftest import wait_ready
 
@@ -55,6 +57,8 @@ def test_local_model_directory_is_served_with_a_card(model_dir, trained_model):
     assert card["run_id"] == trained_model.run_id
     assert card["version"] is None and card["registered_name"] is None
     assert card["classes"] == ["negative", "neutral", "positive"]
+    # A directory has no run metrics to read the threshold from: SENTIMENT_MIN_CONFIDENCE sets it.
+    assert (card["uncertain_below"], card["min_confidence_from"]) == (None, "none")
 
 
 @pytest.mark.integration
@@ -89,6 +93,32 @@ def test_min_confidence_marks_unsure_answers_uncertain(model_dir):
         plain = default.post("/predict", json={"text": UNCLEAR}).json()
     assert plain["uncertain"] is False
     assert plain["scores"] == unsure["scores"]
+
+
+@pytest.mark.integration
+def test_the_threshold_recorded_with_the_model_marks_answers_uncertain(trained_model, monkeypatch):
+    """Without SENTIMENT_MIN_CONFIDENCE, the registered version's own validation threshold."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_model.tracking_uri)
+    recorded = MlflowClient().get_run(trained_model.run_id).data.metrics[UNCERTAIN_BELOW_METRIC]
+    assert recorded > 0, "the session's small model should have an unreliable low-confidence group"
+    uri = f"models:/sentiment/{trained_model.version}"
+    texts = [UNCLEAR, "worst flight ever, bag lost", "thanks, great crew!", "is it on time?"]
+    with TestClient(create_app(Settings(model_uri=uri))) as client:
+        wait_ready(client)
+        card = client.get("/model").json()
+        answers = client.post("/predict/batch", json={"texts": texts}).json()["predictions"]
+    assert (card["uncertain_below"], card["min_confidence"]) == (recorded, recorded)
+    assert card["min_confidence_from"] == "model"
+    assert [answer["uncertain"] for answer in answers] == [
+        answer["confidence"] < recorded for answer in answers
+    ]
+    with TestClient(create_app(Settings(model_uri=uri, min_confidence=0.0))) as overridden:
+        wait_ready(overridden)
+        card = overridden.get("/model").json()
+        answers = overridden.post("/predict/batch", json={"texts": texts}).json()["predictions"]
+    assert (card["min_confidence"], card["min_confidence_from"]) == (0.0, "setting")
+    assert card["uncertain_below"] == recorded
+    assert not any(answer["uncertain"] for answer in answers)
 
 
 @pytest.mark.unit

@@ -28,6 +28,9 @@ from sentiment_mlops.prediction import ClassScores, TextScores, predict_scores
 
 logger = logging.getLogger(__name__)
 
+#: The run metric the evaluation pipeline records the model's "uncertain" threshold in.
+UNCERTAIN_BELOW_METRIC = "validation.uncertain_below_confidence"
+
 REGISTRY_URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
@@ -76,6 +79,7 @@ def _model_card(uri: str, pyfunc_model: Any, estimator: Any, explainable: bool) 
         classes=[str(name) for name in estimator.classes_],
         calibrated=hasattr(estimator, "calibrated_classifiers_"),
         explainable=explainable,
+        uncertain_below=metrics.get(UNCERTAIN_BELOW_METRIC),
         metrics=metrics,
     )
 
@@ -105,6 +109,15 @@ class ServedModel:
         explainer = None if reason else explainer
         card = _model_card(uri, pyfunc_model, estimator, explainable=explainer is not None)
         return cls(estimator, card, explainer, reason)
+
+    def min_confidence(self, setting: float | None) -> tuple[float | None, str]:
+        """The "uncertain" threshold in effect and where it comes from: the service's setting
+        when there is one (``"setting"``), else the one the model recorded (``"model"``)."""
+        if setting is not None:
+            return setting, "setting"
+        if self.card.uncertain_below is not None:
+            return self.card.uncertain_below, "model"
+        return None, "none"
 
     def predict(self, texts: list[str]) -> ClassScores:
         """Label, confidence and per-class probabilities of ``texts`` (raw, validated texts),

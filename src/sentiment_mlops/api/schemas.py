@@ -85,7 +85,8 @@ class Prediction(BaseModel):
     confidence: float = Field(description="Calibrated probability of the label.")
     scores: dict[str, float] = Field(description="Calibrated probability of every class.")
     uncertain: bool = Field(
-        description="True when confidence is below the service's min_confidence setting."
+        description="True when confidence is below the min_confidence of /model: the one the "
+        "model recorded on its validation split, unless SENTIMENT_MIN_CONFIDENCE overrides it."
     )
     model_version: str | None = Field(description="Registered version of the served model.")
     prediction_id: str = Field(
@@ -150,6 +151,10 @@ class ModelCard(BaseModel):
     classes: list[str]
     calibrated: bool
     explainable: bool
+    uncertain_below: float | None = Field(
+        description="The confidence below which this model's answers say \"uncertain\", chosen "
+        "on its validation split when it was trained (null: the model recorded none)."
+    )
     metrics: dict[str, float]
 
 
@@ -166,6 +171,11 @@ class ServedModelStatus(ModelCard):
     """The model card, and how the service keeps it current."""
 
     loaded_at: datetime
+    min_confidence: float | None = Field(
+        description='The confidence below which answers say "uncertain" now: the '
+        "SENTIMENT_MIN_CONFIDENCE setting if set, else the model's uncertain_below."
+    )
+    min_confidence_from: Literal["setting", "model", "none"]
     follows: str | None = Field(
         description="The registry alias URI the service polls for a new version (null: pinned)."
     )

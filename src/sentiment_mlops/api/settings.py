@@ -39,7 +39,8 @@ class Settings(BaseSettings):
         None,
         ge=0.0,
         le=1.0,
-        description='Below this confidence a prediction says "uncertain": true.',
+        description='Below this confidence a prediction says "uncertain": true. Unset: the '
+        "threshold the served model recorded on its validation split (see /model).",
     )
     explain_top_k: PositiveInt = Field(5, description="Features listed per explanation side.")
     micro_batch_max_size: PositiveInt = Field(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sentiment_mlops.metrics import compute_metrics
+from sentiment_mlops.metrics import compute_metrics, uncertainty_threshold
 from sentiment_mlops.pipelines.evaluation.nodes import (
     plot_confusion_matrix,
     plot_roc_curves,
@@ -83,3 +83,59 @@ def test_roc_curves_one_per_class_plus_chance(predictions):
     assert [name.split(" ")[0] for name in names[:3]] == CLASSES
     # negative scores of true negatives 0.8, 0.3 vs the rest 0.2, 0.1, 0.1, 0.5: 7 of 8 pairs ordered.
     assert names[0] == "negative (AUC 0.875)"
+
+
+def _confidences(confidence: list[float], correct: list[bool]) -> pd.DataFrame:
+    """Top-label predictions with the given confidences, right where ``correct`` says."""
+    return pd.DataFrame(
+        {
+            "true_label": ["positive"] * len(correct),
+            "label": ["positive" if right else "negative" for right in correct],
+            "confidence": confidence,
+        }
+    )
+
+
+def test_uncertainty_threshold_is_the_highest_confidence_below_which_the_group_is_unreliable():
+    # Sorted by confidence: wrong, wrong, right, wrong | right, right, right, right
+    # Below 0.6 (4 texts): 1 of 4 right (0.25 < 0.6). Below 0.7 (5 texts): 2 of 5 (0.4).
+    # Below 0.8 (6 texts): 3 of 6 (0.5). Below 0.9 (7 texts): 4 of 7 (0.57). Below nothing more.
+    predictions = _confidences(
+        [0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9],
+        [False, False, True, False, True, True, True, True],
+    )
+    chosen = uncertainty_threshold(predictions, min_accuracy=0.6, min_texts=2)
+    assert chosen == {
+        "uncertain_below_confidence": 0.9,
+        "uncertain_share": 7 / 8,
+        "uncertain_accuracy": 4 / 7,
+        "confident_accuracy": 1.0,
+    }
+    stricter = uncertainty_threshold(predictions, min_accuracy=0.45, min_texts=2)
+    assert stricter["uncertain_below_confidence"] == 0.7  # 2 of 5 right: 0.4 < 0.45
+    assert stricter["uncertain_share"] == 5 / 8
+
+
+def test_uncertainty_threshold_needs_enough_texts_and_keeps_ties_together():
+    # Two wrong answers at the bottom are too few for min_texts=3, and below 0.9 three of five
+    # are right (0.6, not less); the three answers tied at 0.5 move together.
+    predictions = _confidences(
+        [0.4, 0.4, 0.5, 0.5, 0.5, 0.9], [False, False, True, True, True, True]
+    )
+    assert uncertainty_threshold(predictions, min_accuracy=0.6, min_texts=3) == {
+        "uncertain_below_confidence": 0.0,
+        "uncertain_share": 0.0,
+        "confident_accuracy": 4 / 6,  # nothing flagged: every answer counts as confident
+    }
+    tied = uncertainty_threshold(predictions, min_accuracy=0.6, min_texts=2)
+    assert tied["uncertain_below_confidence"] == 0.5  # not between the tied 0.5s
+    assert tied["uncertain_share"] == 2 / 6
+
+
+@pytest.mark.parametrize(
+    ("min_accuracy", "min_texts", "message"),
+    [(0.0, 5, "min_accuracy=0.0"), (1.5, 5, "min_accuracy=1.5"), (0.6, 0, "min_texts=0")],
+)
+def test_uncertainty_threshold_refuses_bad_settings(min_accuracy, min_texts, message):
+    with pytest.raises(ValueError, match=message):
+        uncertainty_threshold(_confidences([0.5], [True]), min_accuracy, min_texts)

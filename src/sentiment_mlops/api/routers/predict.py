@@ -86,7 +86,8 @@ def _prediction(  # noqa: PLR0913, PLR0917 - the text, its scores and what the a
     settings: Settings,
     metrics: ServiceMetrics,
 ) -> Prediction:
-    uncertain = settings.min_confidence is not None and scored.confidence < settings.min_confidence
+    threshold, _ = model.min_confidence(settings.min_confidence)
+    uncertain = threshold is not None and scored.confidence < threshold
     metrics.predictions.labels(scored.label).inc()
     metrics.confidence.observe(scored.confidence)
     metrics.text_length.observe(len(text))

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from sentiment_mlops.metrics import compute_metrics, predict_test_split
+from sentiment_mlops.metrics import compute_metrics, predict_test_split, uncertainty_threshold
 from sentiment_mlops.pipelines.evaluation.nodes import (
     comparison_markdown,
     compute_calibration_metrics,
@@ -92,6 +92,33 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="calibration_metrics",
                 outputs="mlflow_calibration_metrics",
                 name="log_calibration_metrics_to_mlflow",
+            ),
+            # The served model's "uncertain" line, chosen on validation and recorded in the
+            # run, so that every registered version carries its own (the service reads it).
+            Node(
+                predict_test_split,
+                inputs={
+                    "sentiment_model": "calibrated_sentiment_model",
+                    "test_split": "validation_split",
+                },
+                outputs="calibrated_validation_predictions",
+                name="predict_validation_split_calibrated",
+            ),
+            Node(
+                uncertainty_threshold,
+                inputs={
+                    "predictions": "calibrated_validation_predictions",
+                    "min_accuracy": "params:uncertainty.min_accuracy",
+                    "min_texts": "params:uncertainty.min_texts",
+                },
+                outputs="uncertainty_threshold",
+                name="choose_uncertainty_threshold",
+            ),
+            Node(
+                to_mlflow_metrics,
+                inputs="uncertainty_threshold",
+                outputs="mlflow_uncertainty_metrics",
+                name="log_uncertainty_threshold_to_mlflow",
             ),
             Node(
                 plot_reliability_diagram,
