@@ -27,6 +27,7 @@ from sentiment_mlops.pipelines import (
 )
 from sentiment_mlops.pipelines.inference.pipeline import INPUT_NAME, MODEL_ARTIFACT
 from sentiment_mlops.pipelines.training.candidates import all_candidates
+from sentiment_mlops.pipelines.training.votes import check_votes
 from sentiment_mlops.run_parameters import run_parameters
 
 # What `mlflow.pyfunc.load_model(...).predict` takes: a DataFrame with one `text` column.
@@ -46,6 +47,12 @@ def configured_candidates(parameters: dict[str, Any]) -> dict[str, str]:
         name: f"{'extra_candidates' if name in extra else 'candidates'}.{name}"
         for name in all_candidates(parameters.get("candidates") or {}, extra)
     }
+
+
+def configured_votes(parameters: dict[str, Any]) -> dict[str, list[str]]:
+    """Each vote's name mapped to its members, checked against the run's candidates."""
+    votes = check_votes(parameters.get("votes"), list(configured_candidates(parameters)))
+    return {name: list(vote["members"]) for name, vote in votes.items()}
 
 
 def runs_networks(parameters: dict[str, Any]) -> bool:
@@ -76,7 +83,9 @@ def register_pipelines() -> dict[str, Pipeline]:
             include_feedback=bool((parameters.get("feedback") or {}).get("include"))
         ),
         "feature_engineering": feature_engineering.create_pipeline(),
-        "training": training.create_pipeline(configured_candidates(parameters)),
+        "training": training.create_pipeline(
+            configured_candidates(parameters), configured_votes(parameters)
+        ),
         "calibration": calibration.create_pipeline(),
         "evaluation": evaluation.create_pipeline(),
     }

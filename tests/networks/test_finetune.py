@@ -69,3 +69,31 @@ def test_model_config_without_model_type_is_a_clear_error():
 )
 def test_fine_tuning_follows_scikit_learn_conventions(estimator, check):
     check(estimator)
+
+
+@pytest.mark.unit
+def test_auto_max_length_keeps_the_99th_percentile_of_training_token_counts():
+    texts = [" ".join(["word"] * count) for count in range(1, 101)]  # 1..100 words
+    labels = ["positive", "negative"] * 50
+    network = TransformerFineTuneClassifier(
+        model_config={**TINY_BERT_CONFIG, "hidden_size": 8, "intermediate_size": 16},
+        min_frequency=1,
+        max_length="auto",
+        max_epochs=1,
+        validation_fraction=0,
+        verbose=False,
+    ).fit(texts, labels)
+    counts = [len(ids) for ids in network.tokenizer_(texts)["input_ids"]]  # words + [CLS], [SEP]
+    assert network.max_length_ == int(np.ceil(np.percentile(counts, 99)))
+    assert max(len(ids) for ids in network._encode(texts)) == network.max_length_
+    assert network.model_config_.max_position_embeddings == network.max_length_
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("max_length", ["long", 1, 0, True])
+def test_a_max_length_that_is_not_a_length_is_a_clear_error(max_length):
+    network = TransformerFineTuneClassifier(
+        max_length=max_length, min_frequency=1, validation_fraction=0, verbose=False
+    )
+    with pytest.raises(ValueError, match=r"give a number of tokens >= 2 or 'auto'"):
+        network.fit(["good flight", "bad flight"], ["positive", "negative"])

@@ -1,9 +1,9 @@
 """Fine-tuning a Hugging Face ``transformers`` sequence classifier, as a scikit-learn estimator.
 
-With ``model_name`` (for example ``distilbert-base-uncased``) the tokenizer and the pretrained
-weights come from the Hugging Face hub (or its local cache): only where the hub is reachable.
-Without it, ``model_config`` describes a randomly initialised model (``model_type`` plus sizes)
-and a WordPiece tokenizer is trained on the training texts — the offline path the tests use.
+With ``model_name`` the tokenizer and the pretrained weights come from a packaged checkpoint
+(``all-minilm-l6-v2``, offline), a local model directory, or the Hugging Face hub (for example
+``distilroberta-base``; only where the hub is reachable). Without it, ``model_config`` describes a randomly initialised model (``model_type`` plus sizes)
+and a WordPiece tokenizer is trained on the training texts (fast tests of the loop itself).
 Both then go through the same ``AutoModelForSequenceClassification`` training loop.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from tokenizers import processors
 from torch import nn
@@ -23,6 +24,7 @@ from transformers import (
 )
 
 from sentiment_mlops.networks.base import TorchTextClassifier
+from sentiment_mlops.networks.pretrained import resolve_checkpoint
 from sentiment_mlops.networks.tokenization import (
     CLS_TOKEN,
     MASK_TOKEN,
@@ -31,6 +33,10 @@ from sentiment_mlops.networks.tokenization import (
     UNK_TOKEN,
     train_tokenizer,
 )
+
+#: ``max_length="auto"`` keeps this percentile of the training texts' token counts: the few
+#: longer texts lose their tail, and every batch is shorter than with the model's 512.
+AUTO_MAX_LENGTH_PERCENTILE = 99
 
 #: A BERT small enough to train on a CPU in seconds; for tests and smoke runs, not for quality.
 TINY_BERT_CONFIG: dict[str, Any] = {
@@ -56,9 +62,13 @@ class _SequenceClassifierAdapter(nn.Module):
 class TransformerFineTuneClassifier(TorchTextClassifier):
     """Fine-tune ``AutoModelForSequenceClassification`` on labelled texts.
 
-    ``model_name``: a hub id or local directory of a pretrained model; ``None`` builds a
+    ``model_name``: a hub id, a local directory of a pretrained model or the name of a packaged
+    checkpoint (``all-minilm-l6-v2``: real weights, offline, checked by sha256, see
+    :mod:`~sentiment_mlops.networks.pretrained`); ``None`` builds a
     randomly initialised model from ``model_config`` (default: a 2-layer BERT of width 32)
     with a WordPiece tokenizer of ``vocab_size`` entries trained on the training texts.
+    ``max_length``: tokens kept per text, or ``"auto"``: the 99th percentile of the training
+    texts' token counts (learned as ``max_length_``), at most what the model's positions allow.
     Other parameters as in :class:`~sentiment_mlops.networks.base.TorchTextClassifier`.
 
     Pickling keeps the model's config and weights, and the tokenizer: loading needs neither
@@ -74,7 +84,7 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
         model_config: dict[str, Any] | None = None,
         vocab_size: int = 8000,
         min_frequency: int = 2,
-        max_length: int = 128,
+        max_length: int | str = 128,
         batch_size: int = 16,
         max_epochs: int = 3,
         learning_rate: float = 3e-5,
@@ -108,7 +118,7 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
 
     def _fit_tokenizer(self, texts: Sequence[str]) -> None:
         if self.model_name is not None:
-            self.tokenizer_ = AutoTokenizer.from_pretrained(self.model_name)
+            self.tokenizer_ = AutoTokenizer.from_pretrained(resolve_checkpoint(self.model_name))
         else:
             trained = train_tokenizer(
                 texts,
@@ -131,16 +141,44 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
                 cls_token=CLS_TOKEN,
                 sep_token=SEP_TOKEN,
                 mask_token=MASK_TOKEN,
-                model_max_length=self.max_length,
             )
         if self.tokenizer_.pad_token_id is None:  # GPT-style tokenizers have no pad token
             self.tokenizer_.pad_token = self.tokenizer_.eos_token
         self.pad_id_ = self.tokenizer_.pad_token_id
+        self.max_length_ = self._fit_max_length(texts)
+        if (
+            self.model_name is None
+        ):  # saved with the model, the limit bounds a later from_pretrained
+            self.tokenizer_.model_max_length = self.max_length_
+
+    def _fit_max_length(self, texts: Sequence[str]) -> int:
+        """``max_length``, or with ``"auto"`` the percentile of the texts' token counts; never
+        more than the pretrained model's position table (``model_max_length``) holds."""
+        # A tokenizer trained here has no limit of its own (a huge model_max_length).
+        limit = self.tokenizer_.model_max_length if self.model_name is not None else None
+        if self.max_length == "auto":
+            counts = [
+                len(ids)
+                for ids in self.tokenizer_(
+                    list(texts), truncation=limit is not None, max_length=limit
+                )["input_ids"]
+            ]
+            wanted = int(np.ceil(np.percentile(counts, AUTO_MAX_LENGTH_PERCENTILE)))
+        elif isinstance(self.max_length, int) and not isinstance(self.max_length, bool):
+            wanted = self.max_length
+        else:
+            wanted = 0
+        if wanted < 2:  # noqa: PLR2004 - [CLS] and [SEP] alone
+            raise ValueError(
+                f"max_length={self.max_length!r}: give a number of tokens >= 2 or 'auto' (the "
+                f"{AUTO_MAX_LENGTH_PERCENTILE}th percentile of the training texts' lengths)."
+            )
+        return wanted if limit is None else min(wanted, limit)
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
-        # The model's position table bounds the length too (model_max_length), not only ours.
-        limit = min(self.max_length, self.tokenizer_.model_max_length)
-        return self.tokenizer_(list(texts), truncation=True, max_length=limit)["input_ids"]
+        return self.tokenizer_(list(texts), truncation=True, max_length=self.max_length_)[
+            "input_ids"
+        ]
 
     def _labels_config(self) -> dict[str, Any]:
         return {
@@ -152,7 +190,7 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
     def _init_module(self) -> nn.Module:
         if self.model_name is not None:
             model = AutoModelForSequenceClassification.from_pretrained(
-                self.model_name, **self._labels_config()
+                resolve_checkpoint(self.model_name), **self._labels_config()
             )
         else:
             settings = dict(TINY_BERT_CONFIG if self.model_config is None else self.model_config)
@@ -166,7 +204,7 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
                 **settings,
                 vocab_size=len(self.tokenizer_),
                 pad_token_id=self.pad_id_,
-                max_position_embeddings=max(self.max_length, 8),
+                max_position_embeddings=max(self.max_length_, 8),
                 **self._labels_config(),
             )
             model = AutoModelForSequenceClassification.from_config(config)

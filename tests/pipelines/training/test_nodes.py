@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from sentiment_mlops.estimator_spec import build_estimator
@@ -17,7 +20,9 @@ from sentiment_mlops.pipelines.training.candidates import (
     plan_candidate,
     plan_candidates,
 )
+from sentiment_mlops.pipelines.training.search import fit_candidate, raw_text_model
 from sentiment_mlops.settings import CONFIG_LOADER_ARGS
+from sentiment_mlops.text_cleaning import TextCleaner
 
 pytestmark = pytest.mark.unit
 
@@ -87,7 +92,10 @@ def test_text_candidate_skips_the_feature_steps_and_their_grid(feature_pipeline)
     [
         ({"grid": {"vectorizer__word__min_df": [1, 2]}}, "tunes the vectorizer.*input: text"),
         ({"grid": {"sampler": ["smote"]}}, "tunes the sampler.*'passthrough'"),
-        ({"input": "tokens"}, r"input: 'tokens' is not one of \['features', 'text'\]"),
+        (
+            {"input": "tokens"},
+            r"input: 'tokens' is not one of \['features', 'text', 'raw_text'\]",
+        ),
         ({"input": "features"}, "BiLSTMClassifier reads texts.*add `input: text`"),
         ({"grid": {"classifier__hidden_size": [32, 64]}}, "grid has 2.*cv_folds >= 2"),
         ({"search": {"cv_folds": 1}}, "cv_folds: 1 must be 0"),
@@ -98,6 +106,103 @@ def test_nonsense_text_candidates_are_refused_before_any_fit(feature_pipeline, c
     candidate = {**BILSTM, **change}
     with pytest.raises(ValueError, match=rf"Candidate 'bilstm': .*{message}"):
         plan_candidates({"bilstm": candidate}, feature_pipeline, FEATURE_GRID, SEARCH)
+
+
+class RecordingTextClassifier(ClassifierMixin, BaseEstimator):
+    """Reads texts and keeps those it was fitted on; predicts the first class."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string, tags.input_tags.two_d_array = True, False
+        return tags
+
+    def fit(self, texts, labels):
+        self.texts_, self.classes_ = list(texts), np.unique(labels)
+        return self
+
+    def predict_proba(self, texts):
+        self.predicted_texts_ = list(texts)
+        return np.eye(len(self.classes_))[np.zeros(len(self.predicted_texts_), dtype=int)]
+
+
+@pytest.mark.parametrize(
+    ("candidate_input", "fitted_on", "cleaner"),
+    [("raw_text", "text", "passthrough"), ("text", "clean_text", "TextCleaner")],
+)
+def test_raw_text_candidates_read_the_text_as_written(
+    feature_pipeline, base_parameters, candidate_input, fitted_on, cleaner
+):
+    candidate = {
+        "estimator": f"{__name__}.RecordingTextClassifier",
+        "input": candidate_input,
+        "search": {"cv_folds": 0},
+    }
+    plan = plan_candidate(candidate, feature_pipeline, FEATURE_GRID, SEARCH, name="recorder")
+    texts = ["@united LOVED it!! 😀", "@delta never again..."]
+    train = pd.DataFrame(
+        {
+            "text": texts,
+            "clean_text": TextCleaner(**base_parameters["cleaning"]).transform(texts),
+            "label": ["positive", "negative"],
+        }
+    )
+    fitted = fit_candidate(plan, train)
+    model = raw_text_model(base_parameters["cleaning"], fitted.model, plan.input)
+    assert fitted.model.named_steps["classifier"].texts_ == train[fitted_on].tolist()
+    assert [name for name, _ in model.steps] == ["cleaner", "vectorizer", "sampler", "classifier"]
+    step = model.named_steps["cleaner"]
+    assert (step if isinstance(step, str) else type(step).__name__) == cleaner
+    model.predict_proba(train["text"].to_numpy(dtype=object))
+    # At prediction the service's raw texts reach the classifier as they were fitted.
+    assert model.named_steps["classifier"].predicted_texts_ == train[fitted_on].tolist()
+
+
+HASHED_WORDS = {
+    "estimator": "sklearn.feature_extraction.text.HashingVectorizer",
+    "params": {"n_features": 64},
+}
+
+
+def test_feature_blocks_extend_the_shared_vectorizer_for_one_candidate_only(feature_pipeline):
+    candidate = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "feature_blocks": {"hashed": HASHED_WORDS},
+    }
+    plan = plan_candidate(candidate, feature_pipeline, FEATURE_GRID, SEARCH, name="lr")
+    shared = [name for name, _ in feature_pipeline.named_steps["vectorizer"].transformer_list]
+    branches = plan.pipeline.named_steps["vectorizer"].transformer_list
+    assert [name for name, _ in branches] == [*shared, "hashed"]
+    assert (
+        type(branches[-1][1]).__name__ == "HashingVectorizer" and branches[-1][1].n_features == 64
+    )
+    # The shared feature pipeline is untouched: other candidates keep their vectorizer.
+    assert [
+        name for name, _ in feature_pipeline.named_steps["vectorizer"].transformer_list
+    ] == shared
+    texts = ["great crew thanks", "lost my bag again", "flight at 9?", "never again"]
+    fitted = plan.pipeline.fit(texts, ["positive", "negative", "neutral", "negative"])
+    width = fitted.named_steps["vectorizer"].transform(texts).shape[1]
+    without = plan_candidate(
+        {**candidate, "feature_blocks": {}}, feature_pipeline, FEATURE_GRID, SEARCH, name="lr"
+    ).pipeline.fit(texts, ["positive", "negative", "neutral", "negative"])
+    assert width == without.named_steps["vectorizer"].transform(texts).shape[1] + 64
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"estimator": "sentiment_mlops.networks.BiLSTMClassifier", "input": "text"}, "reads text"),
+        ({"feature_blocks": {"word": HASHED_WORDS}}, r"\['word'\] are already branches"),
+    ],
+)
+def test_feature_blocks_that_cannot_apply_are_refused(feature_pipeline, change, message):
+    candidate = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "feature_blocks": {"hashed": HASHED_WORDS},
+        **change,
+    }
+    with pytest.raises(ValueError, match=rf"Candidate 'lr': .*{message}"):
+        plan_candidate(candidate, feature_pipeline, FEATURE_GRID, SEARCH, name="lr")
 
 
 def test_text_input_for_a_feature_matrix_classifier_is_an_error(feature_pipeline):

@@ -7,7 +7,7 @@ from imblearn.over_sampling import SMOTE
 from kedro.config import OmegaConfigLoader
 
 from sentiment_mlops import run_parameters as run_parameters_module
-from sentiment_mlops.pipeline_registry import configured_candidates
+from sentiment_mlops.pipeline_registry import configured_candidates, configured_votes
 from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_grid,
     build_feature_pipeline,
@@ -58,6 +58,33 @@ def test_each_candidate_of_the_environment_gets_its_own_namespace(project_root):
     # Ties in the ranking keep the configured order: the comparison reads rows in that order.
     compare = next(node for node in pipeline.nodes if node.name == "compare_candidates")
     assert compare.inputs == [f"{name}_comparison_row" for name in test_env]
+
+
+def test_the_pretrained_environment_votes_after_its_members_are_fitted(project_root):
+    parameters = _parameters(project_root, "pretrained")
+    candidates = configured_candidates(parameters)
+    assert list(candidates)[-3:] == ["minilm_logreg", "minilm_ngrams_svm", "minilm_finetune"]
+    votes = configured_votes(parameters)
+    assert votes == {"minilm_linear_vote": ["minilm_finetune", "svm_nbsvm_vote"]}
+    pipeline = create_pipeline(candidates, votes)
+    (blend,) = pipeline.only_nodes_with_namespaces(["minilm_linear_vote"]).nodes
+    assert blend.name == "minilm_linear_vote.blend_candidates"
+    assert blend.inputs == [
+        "params:votes.minilm_linear_vote",
+        "validation_split",
+        "minilm_finetune_candidate_model",
+        "minilm_finetune_comparison_row",
+        "svm_nbsvm_vote_candidate_model",
+        "svm_nbsvm_vote_comparison_row",
+    ]
+    compare = next(node for node in pipeline.nodes if node.name == "compare_candidates")
+    assert compare.inputs[-1] == "minilm_linear_vote_comparison_row"
+    select = next(node for node in pipeline.nodes if node.name == "select_best_candidate")
+    assert "minilm_linear_vote_candidate_model" in select.inputs
+    # A vote of a candidate the run does not have stops the registration with the reason.
+    broken = {**parameters, "votes": {"v": {"members": ["minilm_finetune", "bilstm"]}}}
+    with pytest.raises(ValueError, match=r"members \['bilstm'\] are not candidates"):
+        configured_votes(broken)
 
 
 def test_every_check_runs_before_the_first_fit(project_root):

@@ -4,8 +4,10 @@ A candidate is an entry under ``candidates`` (or an environment's ``extra_candid
 an estimator spec (:mod:`sentiment_mlops.estimator_spec`), its own ``grid`` over the shared
 feature grid, ``input: text`` for a classifier that reads the cleaned text itself (the
 PyTorch networks of ``sentiment_mlops.networks``: its vectorizer and sampler are
-``"passthrough"`` and the feature grid does not apply), and a ``search`` block over the
-shared search options (``cv_folds: 0``: one grid point, fitted once).
+``"passthrough"`` and the feature grid does not apply; ``raw_text``: the text uncleaned),
+``feature_blocks`` that extend the shared vectorizer for this candidate only (sentence
+embeddings beside the n-grams), and a ``search`` block over the shared search options
+(``cv_folds: 0``: one grid point, fitted once).
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from typing import Any
 from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import ParameterGrid
+from sklearn.pipeline import FeatureUnion
 from sklearn.utils import get_tags
 
 from sentiment_mlops.estimator_spec import SAMPLER_STEP, build_estimator, parse_grid
 
 # What a candidate's classifier reads: the feature pipeline's output, or the cleaned text.
-CANDIDATE_INPUTS = ("features", "text")
+CANDIDATE_INPUTS = ("features", "text", "raw_text")
+# The inputs of a classifier that reads texts itself (its vectorizer and sampler: passthrough).
+TEXT_INPUTS = ("text", "raw_text")
 # The feature pipeline's steps: "passthrough" for a candidate that reads text.
 FEATURE_STEPS = ("vectorizer", SAMPLER_STEP)
 
@@ -55,13 +60,16 @@ def all_candidates(
 
 
 def candidate_input(candidate: dict[str, Any]) -> str:
-    """``features`` (default: vectorizer -> sampler -> classifier) or ``text`` (the classifier
-    reads the cleaned text; vectorizer and sampler are ``"passthrough"``)."""
+    """``features`` (default: vectorizer -> sampler -> classifier), ``text`` (the classifier
+    reads the cleaned text; vectorizer and sampler are ``"passthrough"``) or ``raw_text`` (as
+    ``text``, but the text as written: a pretrained tokenizer knows "@", "!" and emojis, which
+    the cleaner would turn into words it has never seen)."""
     value = candidate.get("input", "features")
     if value not in CANDIDATE_INPUTS:
         raise ValueError(
             f"input: {value!r} is not one of {list(CANDIDATE_INPUTS)}; use `input: text` for a "
-            "classifier that reads text (the networks of sentiment_mlops.networks), or leave it out."
+            "classifier that reads text (the networks of sentiment_mlops.networks), `input: "
+            "raw_text` for one that reads it uncleaned (a pretrained model), or leave it out."
         )
     return value
 
@@ -77,7 +85,7 @@ def candidate_param_grid(
     only, and a grid entry for either step is an error. ``random_state`` seeds the samplers
     of a ``sampler`` entry.
     """
-    reads_text = candidate_input(candidate) == "text"
+    reads_text = candidate_input(candidate) in TEXT_INPUTS
     own = candidate.get("grid") or {}
     for name in own:
         step = name.split("__")[0]
@@ -128,7 +136,7 @@ def _reads_text(estimator: BaseEstimator) -> bool:
 def candidate_pipeline(candidate: dict[str, Any], feature_pipeline: ImbPipeline) -> ImbPipeline:
     """The unfitted ``(vectorizer, sampler, classifier)`` pipeline of one candidate."""
     classifier = build_estimator(candidate)
-    reads_text = candidate_input(candidate) == "text"
+    reads_text = candidate_input(candidate) in TEXT_INPUTS
     if _reads_text(classifier) and not reads_text:
         raise ValueError(
             f"{type(classifier).__name__} reads texts, not a feature matrix: add `input: text` "
@@ -139,12 +147,39 @@ def candidate_pipeline(candidate: dict[str, Any], feature_pipeline: ImbPipeline)
             f"`input: text`, but {type(classifier).__name__} takes a feature matrix (its sklearn "
             "tags do not declare text input): remove `input: text` so that the vectorizer runs."
         )
-    steps = (
-        [(step, "passthrough") for step in FEATURE_STEPS]
-        if reads_text
-        else clone(feature_pipeline).steps
-    )
+    blocks = candidate.get("feature_blocks") or {}
+    if reads_text:
+        if blocks:
+            raise ValueError(
+                "feature_blocks extend the vectorizer, but this candidate reads text (`input: "
+                f"{candidate_input(candidate)}`) and has none: remove one or the other."
+            )
+        steps = [(step, "passthrough") for step in FEATURE_STEPS]
+    else:
+        steps = clone(feature_pipeline).steps
+        if blocks:
+            steps = [
+                (name, with_feature_blocks(step, blocks) if name == "vectorizer" else step)
+                for name, step in steps
+            ]
     return ImbPipeline([*steps, ("classifier", classifier)])
+
+
+def with_feature_blocks(vectorizer: Any, blocks: dict[str, Any]) -> FeatureUnion:
+    """The shared vectorizer's branches followed by ``blocks`` (name -> transformer spec, such as
+    a :class:`~sentiment_mlops.networks.SentenceEncoder`), side by side."""
+    if not isinstance(vectorizer, FeatureUnion):
+        raise ValueError(
+            f"feature_blocks extend a vectorizer of branches, but vectorizer.kind gives one "
+            f"{type(vectorizer).__name__}: use kind word_char_ngrams or set vectorizer.lexicon."
+        )
+    clashes = sorted(set(blocks) & {name for name, _ in vectorizer.transformer_list})
+    if clashes:
+        raise ValueError(
+            f"feature_blocks {clashes} are already branches of the vectorizer: name them otherwise."
+        )
+    added = [(name, build_estimator(spec)) for name, spec in blocks.items()]
+    return vectorizer.set_params(transformer_list=[*vectorizer.transformer_list, *added])
 
 
 @dataclass(frozen=True)
@@ -153,7 +188,7 @@ class CandidatePlan:
 
     name: str
     estimator: str  # the classifier's import path, as configured
-    input: str  # what the classifier reads: features or text
+    input: str  # what the classifier reads: features, text (cleaned) or raw_text
     pipeline: ImbPipeline  # unfitted (vectorizer, sampler, classifier)
     grid: dict[str, list[Any]]
     search: dict[str, Any]  # the shared search options with the candidate's own over them

@@ -15,7 +15,11 @@ import mlflow
 import pandas as pd
 from imblearn.pipeline import Pipeline as ImbPipeline
 
-from sentiment_mlops.pipelines.training.candidates import CandidatePlan, plan_candidate
+from sentiment_mlops.pipelines.training.candidates import (
+    TEXT_INPUTS,
+    CandidatePlan,
+    plan_candidate,
+)
 from sentiment_mlops.pipelines.training.search import fit_candidate, raw_text_model
 from sentiment_mlops.pipelines.training.tracking import (
     comparison_row,
@@ -45,7 +49,7 @@ def check_candidate(  # noqa: PLR0913 - one candidate and the settings it builds
         name=name,
         random_state=imbalance.get("random_state"),
     )
-    if plan.input == "text" and feature_grid:
+    if plan.input in TEXT_INPUTS and feature_grid:
         logger.info(
             "%s reads text: the feature search (%s) does not apply to it",
             name,
@@ -72,7 +76,7 @@ def tune_candidate(
     with mlflow.start_run(run_name=plan.name, nested=True) as run:
         mlflow.set_tag("candidate", plan.name)
         fitted = fit_candidate(plan, train_split)
-        model = raw_text_model(cleaning, fitted.model)
+        model = raw_text_model(cleaning, fitted.model, plan.input)
         row = comparison_row(plan, fitted, *score_on_validation(model, validation_split))
         log_candidate_run(plan, fitted, row)
         row["mlflow_run_id"] = run.info.run_id

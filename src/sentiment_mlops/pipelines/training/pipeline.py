@@ -10,7 +10,7 @@ before the first fit: one misconfigured candidate stops the run before anything 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial, update_wrapper
 from typing import Any
 
@@ -22,6 +22,7 @@ from sentiment_mlops.pipelines.training.nodes import (
     select_best_candidate,
     tune_candidate,
 )
+from sentiment_mlops.pipelines.training.votes import blend_candidates
 
 # Parameters every candidate reads as they are (not under its namespace).
 SHARED_PARAMETERS = {
@@ -77,24 +78,52 @@ def candidate_pipeline(name: str, parameter: str) -> Pipeline:
     )
 
 
-def create_pipeline(candidates: Mapping[str, str] | None = None, **kwargs) -> Pipeline:
-    """Tune every candidate (nested MLflow runs), rank them on validation, keep the best.
+def vote_pipeline(name: str, members: Sequence[str]) -> Pipeline:
+    """The soft vote ``name`` of the fitted candidates ``members``, configured at
+    ``params:votes.<name>``: weights chosen on validation, its own nested run and row."""
+    member_outputs = [
+        dataset
+        for member in members
+        for dataset in (f"{member}_candidate_model", f"{member}_comparison_row")
+    ]
+    return Pipeline(
+        [
+            Node(
+                _named(blend_candidates, name),
+                inputs=[f"params:votes.{name}", "validation_split", *member_outputs],
+                outputs=[f"{name}_candidate_model", f"{name}_comparison_row"],
+                name="blend_candidates",
+                namespace=name,
+            )
+        ]
+    )
+
+
+def create_pipeline(
+    candidates: Mapping[str, str] | None = None,
+    votes: Mapping[str, Sequence[str]] | None = None,
+    **kwargs,
+) -> Pipeline:
+    """Tune every candidate (nested MLflow runs), blend the votes, rank all of them on
+    validation, keep the best.
 
     ``candidates`` maps each candidate's name, in configured order, to where its
     configuration sits among the parameters (``candidates.<name>`` or
     ``extra_candidates.<name>``): ``pipeline_registry.configured_candidates`` reads it from
-    the run's environment.
+    the run's environment. ``votes`` maps each vote's name to its members (candidates), as
+    ``pipeline_registry.configured_votes`` reads them from ``votes``.
     """
     if not candidates:
         raise ValueError(
             "The training pipeline needs the candidate models' names: pass "
             "create_pipeline(candidates={name: 'candidates.<name>', ...})."
         )
-    names = list(candidates)
+    votes = dict(votes or {})
+    names = [*candidates, *votes]
     per_candidate = sum(
         (candidate_pipeline(name, parameter) for name, parameter in candidates.items()),
         Pipeline([]),
-    )
+    ) + sum((vote_pipeline(name, members) for name, members in votes.items()), Pipeline([]))
     return Pipeline(
         [
             per_candidate,

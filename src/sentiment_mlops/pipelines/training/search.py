@@ -95,7 +95,7 @@ def build_search(plan: CandidatePlan) -> GridSearchCV:
 class CandidateFit:
     """A candidate refitted on the whole training split, with the evidence for its parameters."""
 
-    model: ImbPipeline  # fitted on the training split's cleaned texts
+    model: ImbPipeline  # fitted on the training split's cleaned texts (raw_text: as written)
     params: dict[str, Any]  # the grid point it was refitted with
     grid_size: int
     cv_results: dict[str, Any] | None  # None: not cross-validated (cv_folds: 0)
@@ -110,7 +110,8 @@ def fit_candidate(plan: CandidatePlan, train_split: pd.DataFrame) -> CandidateFi
     The fits inside cross-validation log no per-epoch metrics, so a network's MLflow run
     shows only its final fit's epochs.
     """
-    texts, labels = train_split["clean_text"], train_split["label"].to_numpy(dtype=object)
+    column = "text" if plan.input == "raw_text" else "clean_text"
+    texts, labels = train_split[column], train_split["label"].to_numpy(dtype=object)
     started = time.perf_counter()
     cv_results, best_index = None, None
     if plan.search["cv_folds"]:
@@ -145,6 +146,11 @@ def fit_candidate(plan: CandidatePlan, train_split: pd.DataFrame) -> CandidateFi
     )
 
 
-def raw_text_model(cleaning: dict[str, Any], fitted: ImbPipeline) -> ImbPipeline:
-    """Put the stateless cleaner in front of a pipeline fitted on cleaned texts."""
-    return ImbPipeline([("cleaner", TextCleaner(**cleaning)), *fitted.steps])
+def raw_text_model(
+    cleaning: dict[str, Any], fitted: ImbPipeline, candidate_input: str = "features"
+) -> ImbPipeline:
+    """Put the stateless cleaner in front of a pipeline fitted on cleaned texts; a candidate
+    fitted on raw texts (``raw_text``) gets a ``"passthrough"`` cleaner, so that every model
+    has the same steps."""
+    cleaner = "passthrough" if candidate_input == "raw_text" else TextCleaner(**cleaning)
+    return ImbPipeline([("cleaner", cleaner), *fitted.steps])
