@@ -15,7 +15,12 @@ Everything runs on the same fitted model, loaded from the MLflow registry:
    prediction log on (every prediction, the default) and off (``SENTIMENT_PREDICTION_LOG_SAMPLE=0``),
    a fresh server per round and mode, the modes alternating; medians over the rounds. With
    ``--only-logging-overhead`` nothing else runs;
-8. with ``--swap-version N``: ``POST /predict`` at concurrency 8 for a while, steady, then again
+8. with ``--onnx-run RUN_ID`` (a training run whose selected model holds a fine-tuned
+   transformer, such as ``kedro run --env pretrained`` with ``serving.runtime: eager``): one
+   text through that transformer in PyTorch eager, ONNX Runtime float32 and ONNX Runtime int8,
+   one thread each, against the ``--alias`` model's raw ``predict_proba``, in one process; with
+   ``--only-onnx`` nothing else runs;
+9. with ``--swap-version N``: ``POST /predict`` at concurrency 8 for a while, steady, then again
    while the alias moves to version N and the service loads, checks and swaps it in
    (``POST /admin/reload``); p99 of the requests sent during the swap against the steady p99.
    The alias is moved back afterwards.
@@ -39,6 +44,7 @@ import csv
 import io
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -46,6 +52,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -241,6 +248,40 @@ def batch_pipeline(texts: list[str], workdir: Path, alias: str) -> float:
     return elapsed
 
 
+def onnx_rows(run_id: str, baseline: Any, texts: list[str], repeats: int) -> dict[str, dict]:
+    """One-text latency of the run's fine-tuned transformer on each runtime, and of
+    ``baseline`` (the linear champion's estimator), cycling through ``texts``."""
+    from mlflow.artifacts import download_artifacts  # noqa: PLC0415
+
+    from sentiment_mlops.networks import OnnxTextClassifier  # noqa: PLC0415
+    from sentiment_mlops.pipelines.calibration.nodes import estimator_parts  # noqa: PLC0415
+
+    path = download_artifacts(run_id=run_id, artifact_path="model_artifacts/sentiment_model.pkl")
+    with open(path, "rb") as file:  # noqa: PTH123 - the run's own artifact
+        model = pickle.load(file)  # noqa: S301 - a model this project trained
+    networks = [
+        p for p in estimator_parts(model) if type(p).__name__ == "TransformerFineTuneClassifier"
+    ]
+    if not networks:
+        sys.exit(f"Run {run_id} selected no fine-tuned transformer: nothing to export.")
+    network = networks[0]
+    network.num_threads = 1  # as ONNX Runtime below: one core per request
+    runtimes = {
+        "PyTorch eager": network,
+        "ONNX Runtime float32": OnnxTextClassifier(network, quantize=False).fit(),
+        "ONNX Runtime int8": OnnxTextClassifier(network, quantize=True).fit(),
+        "linear champion (raw predict_proba)": baseline,
+    }
+    rows = {}
+    for name, estimator in runtimes.items():
+        cycle = iter(np.array(texts * (repeats // len(texts) + 1), dtype=object)[:, None])
+        estimator.predict_proba(next(cycle))  # warm-up: first-call allocations
+        rows[f"{name} (1 text)"] = time_calls(
+            lambda e=estimator, c=cycle: e.predict_proba(next(c)), repeats
+        )
+    return rows
+
+
 def main() -> None:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -261,11 +302,17 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         action="store_true",
         help="run only the prediction log on / off comparison",
     )
+    parser.add_argument(
+        "--onnx-run", help="run id whose selected model holds a fine-tuned transformer"
+    )
+    parser.add_argument("--only-onnx", action="store_true", help="run only the ONNX comparison")
     arguments = parser.parse_args()
+    if arguments.only_onnx and not arguments.onnx_run:
+        parser.error("--only-onnx needs --onnx-run RUN_ID")
     arguments.model_uri = f"models:/{REGISTERED_MODEL_NAME}@{arguments.alias}"
     # The servers run in a scratch directory: a relative SQLite URI would be a new, empty store.
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}")
-    if shutil.which("hey") is None:
+    if shutil.which("hey") is None and not arguments.only_onnx:
         sys.exit("This benchmark needs `hey` (Debian: apt-get install hey).")
 
     mirror = PROJECT_ROOT / os.environ.get("SENTIMENT_DATA_MIRROR", "../shared/data")
@@ -291,6 +338,15 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     served = ServedModel.load(arguments.model_uri)
     estimator = served.estimator
+    if arguments.onnx_run:
+        onnx = onnx_rows(arguments.onnx_run, estimator, tweets[:500], min(arguments.repeats, 500))
+        print_table(onnx)
+        eager, int8 = onnx["PyTorch eager (1 text)"], onnx["ONNX Runtime int8 (1 text)"]
+        linear = onnx["linear champion (raw predict_proba) (1 text)"]
+        print(f"int8 / eager p50: {int8['p50_ms'] / eager['p50_ms']:.2f}")
+        print(f"int8 / linear champion p50: {int8['p50_ms'] / linear['p50_ms']:.2f} (target <= 3)")
+        if arguments.only_onnx:
+            return
     one = np.array([text], dtype=object)
     rows: dict[str, dict[str, float]] = {}
     rows["raw sklearn predict_proba (1 text)"] = time_calls(

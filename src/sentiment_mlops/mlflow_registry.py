@@ -58,7 +58,8 @@ MODEL_REQUIREMENTS = (
     "numpy",
 )
 # Added for a model holding a network of sentiment_mlops.networks (the optional `deep` extra).
-DEEP_REQUIREMENTS = ("torch", "tokenizers", "transformers")
+# onnxruntime: a fine-tuned transformer served on ONNX Runtime (pinned only where installed).
+DEEP_REQUIREMENTS = ("torch", "tokenizers", "transformers", "onnxruntime")
 # The locked runtime stack, at the project root (`make lock`).
 LOCK_FILE = "requirements.lock"
 

@@ -55,15 +55,25 @@ def configured_votes(parameters: dict[str, Any]) -> dict[str, list[str]]:
     return {name: list(vote["members"]) for name, vote in votes.items()}
 
 
+def _names_a_network(spec: Any) -> bool:
+    """Whether a configuration value names a class of ``sentiment_mlops.networks`` anywhere:
+    as a candidate's estimator, a nested estimator or a feature block."""
+    if isinstance(spec, str):
+        return spec.startswith(NETWORK_MODULE_PREFIX)
+    if isinstance(spec, dict):
+        return any(_names_a_network(value) for value in spec.values())
+    if isinstance(spec, list | tuple):
+        return any(_names_a_network(value) for value in spec)
+    return False
+
+
 def runs_networks(parameters: dict[str, Any]) -> bool:
-    """Whether a candidate of the run is a network of ``sentiment_mlops.networks``."""
+    """Whether a candidate of the run uses a network of ``sentiment_mlops.networks`` (then the
+    packaged model needs the deep extra's packages)."""
     declared = all_candidates(
         parameters.get("candidates") or {}, parameters.get("extra_candidates")
     )
-    return any(
-        str((spec or {}).get("estimator", "")).startswith(NETWORK_MODULE_PREFIX)
-        for spec in declared.values()
-    )
+    return _names_a_network(declared)
 
 
 def register_pipelines() -> dict[str, Pipeline]:

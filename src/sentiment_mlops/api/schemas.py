@@ -152,7 +152,7 @@ class ModelCard(BaseModel):
     calibrated: bool
     explainable: bool
     uncertain_below: float | None = Field(
-        description="The confidence below which this model's answers say \"uncertain\", chosen "
+        description='The confidence below which this model\'s answers say "uncertain", chosen '
         "on its validation split when it was trained (null: the model recorded none)."
     )
     metrics: dict[str, float]

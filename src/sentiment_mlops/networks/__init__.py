@@ -39,11 +39,13 @@ _EXPORTS = {
     "TorchTextClassifier": "sentiment_mlops.networks.base",
     "SentenceEncoder": "sentiment_mlops.networks.pretrained",
     "SentenceEmbeddingClassifier": "sentiment_mlops.networks.pretrained",
+    "OnnxTextClassifier": "sentiment_mlops.networks.onnx_runtime",
 }
 
 __all__ = [
     "MODULE_PREFIX",
     "BiLSTMClassifier",
+    "OnnxTextClassifier",
     "RegionCNNClassifier",
     "SentenceEmbeddingClassifier",
     "SentenceEncoder",

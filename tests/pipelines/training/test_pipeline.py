@@ -7,7 +7,11 @@ from imblearn.over_sampling import SMOTE
 from kedro.config import OmegaConfigLoader
 
 from sentiment_mlops import run_parameters as run_parameters_module
-from sentiment_mlops.pipeline_registry import configured_candidates, configured_votes
+from sentiment_mlops.pipeline_registry import (
+    configured_candidates,
+    configured_votes,
+    runs_networks,
+)
 from sentiment_mlops.pipelines.feature_engineering.nodes import (
     build_feature_grid,
     build_feature_pipeline,
@@ -85,6 +89,24 @@ def test_the_pretrained_environment_votes_after_its_members_are_fitted(project_r
     broken = {**parameters, "votes": {"v": {"members": ["minilm_finetune", "bilstm"]}}}
     with pytest.raises(ValueError, match=r"members \['bilstm'\] are not candidates"):
         configured_votes(broken)
+
+
+def test_a_run_with_a_network_anywhere_packages_the_deep_requirements(project_root):
+    assert not runs_networks(_parameters(project_root, "test"))
+    assert runs_networks(_parameters(project_root, "deep"))
+    assert runs_networks(_parameters(project_root, "pretrained"))
+    # A network only as a feature block, under a scikit-learn classifier, counts too.
+    block_only = {
+        "candidates": {
+            "svm_with_embeddings": {
+                "estimator": "sklearn.svm.LinearSVC",
+                "feature_blocks": {
+                    "embeddings": {"estimator": "sentiment_mlops.networks.SentenceEncoder"}
+                },
+            }
+        }
+    }
+    assert runs_networks(block_only)
 
 
 def test_every_check_runs_before_the_first_fit(project_root):

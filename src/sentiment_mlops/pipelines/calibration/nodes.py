@@ -3,13 +3,64 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import VotingClassifier
 from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
+
+#: How the served model runs a fine-tuned transformer (parameters_calibration.yml, `serving`).
+SERVING_RUNTIMES = ("eager", "onnx", "onnx_int8")
+FINE_TUNED_MODULE = "sentiment_mlops.networks.finetune"
+
+
+def estimator_parts(estimator: Any) -> Iterator[Any]:
+    """``estimator`` and every fitted estimator inside it: pipeline steps, vote members, frozen
+    and calibrated ones."""
+    yield estimator
+    if isinstance(estimator, Pipeline):
+        inner = [step for _, step in estimator.steps]
+    elif isinstance(estimator, FrozenEstimator):
+        inner = [estimator.estimator]
+    elif isinstance(estimator, VotingClassifier):
+        inner = list(getattr(estimator, "estimators_", []))
+    elif isinstance(estimator, CalibratedClassifierCV):
+        inner = [fitted.estimator for fitted in getattr(estimator, "calibrated_classifiers_", [])]
+    else:
+        inner = []
+    for part in inner:
+        yield from estimator_parts(part)
+
+
+def prepare_serving_model(sentiment_model: Any, serving: dict[str, Any]) -> Any:
+    """``sentiment_model`` as the service will run it: with ``runtime: onnx`` / ``onnx_int8``
+    its fine-tuned transformers run on ONNX Runtime (float32 / int8 weights); any other model,
+    or ``runtime: eager``, is returned as it is."""
+    runtime = serving.get("runtime", "eager")
+    if runtime not in SERVING_RUNTIMES:
+        raise ValueError(
+            f"serving.runtime {runtime!r} is not one of {list(SERVING_RUNTIMES)} "
+            "(parameters_calibration.yml)."
+        )
+    transformers = [
+        part
+        for part in estimator_parts(sentiment_model)
+        if type(part).__module__ == FINE_TUNED_MODULE
+    ]
+    if runtime == "eager" or not transformers:
+        return sentiment_model
+    # Imported only here: ONNX Runtime comes with the `pretrained` extra.
+    from sentiment_mlops.networks.onnx_runtime import with_onnx_runtime  # noqa: PLC0415
+
+    logger.info(
+        "Exporting %d fine-tuned transformer(s) to ONNX Runtime (%s)", len(transformers), runtime
+    )
+    return with_onnx_runtime(sentiment_model, quantize=runtime == "onnx_int8")
 
 
 def calibrate_model(

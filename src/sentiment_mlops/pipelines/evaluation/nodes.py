@@ -101,10 +101,18 @@ def expected_calibration_error(test_predictions: pd.DataFrame) -> float:
 def compute_calibration_metrics(
     test_predictions: pd.DataFrame, calibrated_test_predictions: pd.DataFrame
 ) -> dict[str, float]:
-    """ECE of the served (calibrated) model on the test split, and of the uncalibrated one."""
+    """ECE of the served (calibrated) model on the test split, and of the uncalibrated one; the
+    share of test texts on which both give the same label (1.0 unless the served model runs on
+    another runtime, such as int8 ONNX, or a calibration method that may change labels)."""
     return {
         "expected_calibration_error": expected_calibration_error(calibrated_test_predictions),
         "expected_calibration_error_uncalibrated": expected_calibration_error(test_predictions),
+        "served_label_agreement": float(
+            (
+                calibrated_test_predictions["label"].to_numpy()
+                == test_predictions["label"].to_numpy()
+            ).mean()
+        ),
     }
 
 
