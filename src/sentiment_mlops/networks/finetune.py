@@ -2,8 +2,9 @@
 
 With ``model_name`` the tokenizer and the pretrained weights come from a packaged checkpoint
 (``all-minilm-l6-v2``, offline), a local model directory, or the Hugging Face hub (for example
-``distilroberta-base``; only where the hub is reachable). Without it, ``model_config`` describes a randomly initialised model (``model_type`` plus sizes)
-and a WordPiece tokenizer is trained on the training texts (fast tests of the loop itself).
+``distilroberta-base``; only where the hub is reachable). Without it, ``model_config``
+describes a randomly initialised model (``model_type`` plus sizes) and a WordPiece tokenizer is
+trained on the training texts (fast tests of the loop itself).
 Both then go through the same ``AutoModelForSequenceClassification`` training loop.
 """
 
@@ -146,9 +147,8 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
             self.tokenizer_.pad_token = self.tokenizer_.eos_token
         self.pad_id_ = self.tokenizer_.pad_token_id
         self.max_length_ = self._fit_max_length(texts)
-        if (
-            self.model_name is None
-        ):  # saved with the model, the limit bounds a later from_pretrained
+        if self.model_name is None:
+            # Saved with the model, the limit bounds the length after a later from_pretrained.
             self.tokenizer_.model_max_length = self.max_length_
 
     def _fit_max_length(self, texts: Sequence[str]) -> int:

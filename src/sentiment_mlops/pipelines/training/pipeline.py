@@ -1,11 +1,13 @@
-"""The training pipeline: one namespaced modular pipeline per candidate model, then the
-comparison and the selection.
+"""The training pipeline: one namespaced modular pipeline per candidate model, one node per
+vote of fitted candidates, then the comparison and the selection.
 
 Each candidate ``<name>`` gets the nodes ``<name>.check_candidate`` and
 ``<name>.tune_candidate`` (its nested MLflow run), so kedro-viz shows every candidate,
 ``kedro run --namespaces <name>`` retrains one, and a parallel runner can fit several side
 by side. The check nodes read only parameters and the feature steps, so they all run
 before the first fit: one misconfigured candidate stops the run before anything is fitted.
+A vote ``<name>.blend_candidates`` runs after its members, in the same run (their fitted
+models are not stored, so ``--namespaces`` of a vote alone has nothing to mix).
 """
 
 from __future__ import annotations
