@@ -244,11 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     json_path = args.out / "quality.json"
     results = json.loads(json_path.read_text()) if json_path.is_file() else {}
     command = shlex.join(["python", "benchmarks/quality.py", *sys.argv[1:]])
+    commit = git_commit()  # the code the runs import now, not what is checked out when they end
     for source in args.sources:
         result = run_source(source, args.env, networks=args.networks)
         result.update(
             command=command,
-            commit=git_commit(),
+            commit=commit,
             env=args.env or "local",
             finished_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
