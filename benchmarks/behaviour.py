@@ -19,7 +19,9 @@ cases), and with ``--failures`` the cases each model gets wrong.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"  [{case['category']}] {case['text']!r}: {case['predicted']} (not {case['label']})"
                 )
     if arguments.output:
-        arguments.output.write_text(text)
+        command = shlex.join(["python", "benchmarks/behaviour.py", *(argv or sys.argv[1:])])
+        arguments.output.write_text(
+            f"# Behavioural suite: accuracy per category\n\nCommand: `{command}` "
+            f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC). Cases: `benchmarks/behaviour/cases.yml`.\n\n"
+            + text
+        )
     return 0
 
 

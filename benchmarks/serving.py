@@ -18,8 +18,10 @@ Everything runs on the same fitted model, loaded from the MLflow registry:
 8. with ``--onnx-run RUN_ID`` (a training run whose selected model holds a fine-tuned
    transformer, such as ``kedro run --env pretrained`` with ``serving.runtime: eager``): one
    text through that transformer in PyTorch eager, ONNX Runtime float32 and ONNX Runtime int8,
-   one thread each, against the ``--alias`` model's raw ``predict_proba``, in one process; with
-   ``--only-onnx`` nothing else runs;
+   one thread each, against the ``--alias`` model's raw ``predict_proba``, in one process; then,
+   on the project's test split, the accuracy, macro-F1, largest probability change and labels
+   kept of the transformer and of the whole model on each runtime; with ``--only-onnx``
+   nothing else runs;
 9. with ``--swap-version N``: ``POST /predict`` at concurrency 8 for a while, steady, then again
    while the alias moves to version N and the service loads, checks and swaps it in
    (``POST /admin/reload``); p99 of the requests sent during the swap against the steady p99.
@@ -248,23 +250,77 @@ def batch_pipeline(texts: list[str], workdir: Path, alias: str) -> float:
     return elapsed
 
 
-def onnx_rows(run_id: str, baseline: Any, texts: list[str], repeats: int) -> dict[str, dict]:
-    """One-text latency of the run's fine-tuned transformer on each runtime, and of
-    ``baseline`` (the linear champion's estimator), cycling through ``texts``."""
+def run_model(run_id: str) -> Any:
+    """The selected model (``sentiment_model``) a training run logged, before calibration."""
     from mlflow.artifacts import download_artifacts  # noqa: PLC0415
-
-    from sentiment_mlops.networks import OnnxTextClassifier  # noqa: PLC0415
-    from sentiment_mlops.pipelines.calibration.nodes import estimator_parts  # noqa: PLC0415
 
     path = download_artifacts(run_id=run_id, artifact_path="model_artifacts/sentiment_model.pkl")
     with open(path, "rb") as file:  # noqa: PTH123 - the run's own artifact
-        model = pickle.load(file)  # noqa: S301 - a model this project trained
-    networks = [
-        p for p in estimator_parts(model) if type(p).__name__ == "TransformerFineTuneClassifier"
-    ]
-    if not networks:
-        sys.exit(f"Run {run_id} selected no fine-tuned transformer: nothing to export.")
-    network = networks[0]
+        return pickle.load(file)  # noqa: S301 - a model this project trained
+
+
+def fine_tuned_network(model: Any, run_id: str) -> Any:
+    """The first fine-tuned transformer inside ``model``."""
+    from sentiment_mlops.pipelines.calibration.nodes import estimator_parts  # noqa: PLC0415
+
+    for part in estimator_parts(model):
+        if type(part).__name__ == "TransformerFineTuneClassifier":
+            return part
+    sys.exit(f"Run {run_id} selected no fine-tuned transformer: nothing to export.")
+
+
+def onnx_agreement_rows(run_id: str, test_split: pd.DataFrame) -> list[dict[str, Any]]:
+    """Accuracy and macro-F1 on ``test_split`` of the run's transformer alone and of its whole
+    model, eager and on each ONNX runtime, with the largest probability change and the share of
+    labels unchanged."""
+    from sklearn.metrics import accuracy_score, f1_score  # noqa: PLC0415
+
+    from sentiment_mlops.networks import OnnxTextClassifier  # noqa: PLC0415
+    from sentiment_mlops.networks.onnx_runtime import with_onnx_runtime  # noqa: PLC0415
+
+    model = run_model(run_id)
+    network = fine_tuned_network(model, run_id)
+    network.num_threads = 2  # a batch of texts: both cores
+    texts = test_split["text"].to_numpy(dtype=object)
+    truth = test_split["label"].to_numpy(dtype=object)
+    variants = {
+        "transformer alone": (
+            network,
+            lambda quantize: OnnxTextClassifier(network, quantize=quantize).fit(),
+        ),
+        "whole model": (model, lambda quantize: with_onnx_runtime(model, quantize=quantize)),
+    }
+    rows = []
+    for name, (eager, export) in variants.items():
+        reference = eager.predict_proba(texts)
+        for runtime, quantize in (
+            ("PyTorch eager", None),
+            ("ONNX float32", False),
+            ("ONNX int8", True),
+        ):
+            probabilities = reference if quantize is None else export(quantize).predict_proba(texts)
+            labels = eager.classes_[probabilities.argmax(axis=1)]
+            rows.append(
+                {
+                    "model": name,
+                    "runtime": runtime,
+                    "accuracy": accuracy_score(truth, labels),
+                    "macro_f1": f1_score(truth, labels, average="macro"),
+                    "max_probability_change": float(np.abs(probabilities - reference).max()),
+                    "labels_as_eager": float(
+                        (probabilities.argmax(1) == reference.argmax(1)).mean()
+                    ),
+                }
+            )
+    return rows
+
+
+def onnx_rows(run_id: str, baseline: Any, texts: list[str], repeats: int) -> dict[str, dict]:
+    """One-text latency of the run's fine-tuned transformer on each runtime, and of
+    ``baseline`` (the linear champion's estimator), cycling through ``texts``."""
+    from sentiment_mlops.networks import OnnxTextClassifier  # noqa: PLC0415
+
+    network = fine_tuned_network(run_model(run_id), run_id)
     network.num_threads = 1  # as ONNX Runtime below: one core per request
     runtimes = {
         "PyTorch eager": network,
@@ -345,6 +401,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         linear = onnx["linear champion (raw predict_proba) (1 text)"]
         print(f"int8 / eager p50: {int8['p50_ms'] / eager['p50_ms']:.2f}")
         print(f"int8 / linear champion p50: {int8['p50_ms'] / linear['p50_ms']:.2f} (target <= 3)")
+        test_split = PROJECT_ROOT / "data" / "05_model_input" / "test_split.parquet"
+        if test_split.is_file():  # the split the run was tested on, if this project made it
+            rows = onnx_agreement_rows(arguments.onnx_run, pd.read_parquet(test_split))
+            print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".4g"))
         if arguments.only_onnx:
             return
     one = np.array([text], dtype=object)

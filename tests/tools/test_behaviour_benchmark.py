@@ -89,8 +89,11 @@ def test_the_benchmark_tabulates_accuracy_per_category_for_each_model(trained_mo
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    table = output.read_text()
-    assert table in result.stdout
+    written = output.read_text()
+    header, command, table = written.split("\n\n", 2)
+    assert header == "# Behavioural suite: accuracy per category"
+    assert command.startswith(f"Command: `python benchmarks/behaviour.py --model first={uri}")
+    assert table in result.stdout  # the file holds the table it printed
     rows = {
         match["category"]: (int(match["cases"]), float(match["first"]), float(match["again"]))
         for match in re.finditer(
