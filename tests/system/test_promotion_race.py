@@ -124,7 +124,13 @@ def test_a_run_decides_on_its_own_request_when_a_later_one_is_stored(trained_mod
     project = trained_model.copy(tmp_path / "project")
     (project.workdir / "conf/local/globals.yml").write_text("versioned_reports: true\n")
     reports = project.workdir / "data/08_reporting"
-    for report in ("metrics", "promotion_request", "promotion", "calibration_metrics"):
+    for report in (
+        "metrics",
+        "promotion_request",
+        "promotion",
+        "calibration_metrics",
+        "uncertainty_threshold",
+    ):
         (reports / f"{report}.json").unlink(missing_ok=True)  # unversioned copies: files
     other_run = reports / "promotion_request.json/2999-01-01T00.00.00.000Z/promotion_request.json"
     other_run.parent.mkdir(parents=True)
