@@ -147,7 +147,7 @@ def blend_candidates(
             "cv_folds": 0,
             **validation_metrics,
             # What the vote costs to train: its members' fits (they are not fitted again).
-            "fit_time_s": float(sum(row["fit_time_s"] for row in rows.values())),
+            "fit_time_s": float(sum(member["fit_time_s"] for member in rows.values())),
             "search_time_s": float(search_time),
             "predict_rows_per_s": float(throughput),
         }
