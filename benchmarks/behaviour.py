@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
 from sentiment_mlops.mlflow_registry import load_packaged_model
+from sentiment_mlops.prediction import predict_frame
 
 CASES = Path(__file__).resolve().parent / "behaviour" / "cases.yml"
 MIN_CASES_PER_CATEGORY = 10
@@ -71,8 +71,8 @@ def score(estimator: Any, cases: pd.DataFrame) -> pd.DataFrame:
             f"The cases use labels {unknown} that the model does not know (its classes: "
             f"{classes}); score a 3-class model."
         )
-    probabilities = estimator.predict_proba(cases["text"].to_numpy(dtype=object))
-    predicted = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
+    # The labels the inference pipeline and the service give these texts.
+    predicted = predict_frame(estimator, cases["text"].to_numpy(dtype=object))["label"].to_numpy()
     return cases.assign(predicted=predicted, right=predicted == cases["label"].to_numpy())
 
 

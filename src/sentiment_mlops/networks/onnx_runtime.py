@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -142,20 +143,19 @@ class OnnxTextClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "onnx_model_")
         texts = as_texts(X)
         ids = self.tokenizer_(texts, truncation=True, max_length=self.max_length_)["input_ids"]
+        # Batches of similar lengths waste less padding; results go back in input order.
         order = np.argsort([len(row) for row in ids], kind="stable")
         probabilities = np.zeros((len(texts), len(self.classes_)))
-        pad = self.tokenizer_.pad_token_id
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            width = max(1, *(len(ids[row]) for row in rows))
-            batch = np.full((len(rows), width), pad, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for position, row in enumerate(rows):
-                batch[position, : len(ids[row])] = ids[row]
-                mask[position, : max(len(ids[row]), 1)] = 1
-            (logits,) = self.session_.run(None, {"input_ids": batch, "attention_mask": mask})
-            shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-            probabilities[rows] = shifted / shifted.sum(axis=1, keepdims=True)
+            batch = self.tokenizer_.pad(
+                {"input_ids": [ids[row] for row in rows]}, return_tensors="np"
+            )
+            (logits,) = self.session_.run(
+                None,
+                {name: batch[name].astype(np.int64) for name in INPUT_NAMES},
+            )
+            probabilities[rows] = softmax(logits, axis=1)
         return probabilities
 
     def predict(self, X: Iterable[str]) -> np.ndarray:

@@ -7,6 +7,7 @@ import pytest
 
 from sentiment_mlops.metrics import compute_metrics, uncertainty_threshold
 from sentiment_mlops.pipelines.evaluation.nodes import (
+    compute_calibration_metrics,
     plot_confusion_matrix,
     plot_roc_curves,
     to_mlflow_metrics,
@@ -139,3 +140,11 @@ def test_uncertainty_threshold_needs_enough_texts_and_keeps_ties_together():
 def test_uncertainty_threshold_refuses_bad_settings(min_accuracy, min_texts, message):
     with pytest.raises(ValueError, match=message):
         uncertainty_threshold(_confidences([0.5], [True]), min_accuracy, min_texts)
+
+
+def test_calibration_metrics_report_how_often_the_served_model_keeps_the_label(predictions):
+    served = predictions.copy()
+    served.loc[5, "label"] = "positive"  # the served runtime changed one answer of six
+    metrics = compute_calibration_metrics(predictions, served)
+    assert metrics["served_label_agreement"] == pytest.approx(5 / 6)
+    assert compute_calibration_metrics(predictions, predictions)["served_label_agreement"] == 1.0

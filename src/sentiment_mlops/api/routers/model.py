@@ -18,8 +18,9 @@ router = APIRouter(tags=["model"], dependencies=[Depends(require_api_key)])
 )
 def model_card(model: ModelDep, follower: FollowerDep, settings: SettingsDep) -> ServedModelStatus:
     """Registered name and version, run id, training source and data hash, git commit,
-    classes and the run's metrics; the "uncertain" threshold in effect; when it was loaded, the alias the service follows and the
-    outcome of the last check (a version that failed says why)."""
+    classes and the run's metrics; the "uncertain" threshold in effect; when it was loaded,
+    the alias the service follows and the outcome of the last check (a version that failed
+    says why)."""
     polled = follower.follows_alias and settings.model_poll_s > 0
     min_confidence, min_confidence_from = model.min_confidence(settings.min_confidence)
     return ServedModelStatus(

@@ -23,7 +23,8 @@ from sklearn.utils import get_tags
 
 from sentiment_mlops.estimator_spec import SAMPLER_STEP, build_estimator, parse_grid
 
-# What a candidate's classifier reads: the feature pipeline's output, or the cleaned text.
+# What a candidate's classifier reads: the feature pipeline's output, the cleaned text, or
+# the text as written.
 CANDIDATE_INPUTS = ("features", "text", "raw_text")
 # The inputs of a classifier that reads texts itself (its vectorizer and sampler: passthrough).
 TEXT_INPUTS = ("text", "raw_text")
