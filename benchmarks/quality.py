@@ -21,6 +21,12 @@ environment's candidates). Their rows then sit in the same table, beside the net
     python benchmarks/quality.py --sources imdb --env bench_imdb   # another parameter set
     python benchmarks/quality.py --sources airline --env deep      # + BiLSTM, Transformer
     python benchmarks/quality.py --sources imdb --env bench_imdb --networks
+    python benchmarks/quality.py --sources semeval --env bench_semeval \
+        --pretrained --vote-member logistic_regression --finetune-epochs 2
+
+``--pretrained`` does the same with conf/pretrained's candidates and its vote (the vote's
+linear member becomes ``--vote-member``, the environment's best linear model, where the
+environment has no ``svm_nbsvm_vote``).
 """
 
 from __future__ import annotations
@@ -106,12 +112,40 @@ def network_candidates(source: str) -> dict:
     return networks
 
 
-def run_source(source: str, env: str | None, *, networks: bool = False) -> dict:
+def pretrained_candidates(vote_member: str | None, finetune_epochs: int | None) -> dict:
+    """conf/pretrained's ``extra_candidates`` and ``votes``, as runtime parameters.
+
+    ``vote_member`` replaces each vote's member that is not one of the pretrained candidates;
+    ``finetune_epochs`` caps the fine-tuned encoder's epochs (minutes each on 2 cores).
+    """
+    from kedro.config import OmegaConfigLoader  # noqa: PLC0415 - after env setup
+
+    from sentiment_mlops.settings import CONFIG_LOADER_ARGS  # noqa: PLC0415
+
+    loader = OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"), env="pretrained", **CONFIG_LOADER_ARGS
+    )
+    parameters = loader["parameters"]
+    candidates, votes = parameters["extra_candidates"], parameters["votes"]
+    if finetune_epochs is not None:
+        for spec in candidates.values():
+            if spec["estimator"].endswith("TransformerFineTuneClassifier"):
+                spec["params"]["max_epochs"] = finetune_epochs
+    if vote_member is not None:
+        for vote in votes.values():
+            vote["members"] = [m if m in candidates else vote_member for m in vote["members"]]
+    return {"extra_candidates": candidates, "votes": votes}
+
+
+def run_source(
+    source: str, env: str | None, *, networks: bool = False, pretrained: dict | None = None
+) -> dict:
     """Run ``kedro run`` on ``source``; return its comparison, test metrics and wall time.
 
     ``networks`` adds conf/deep's networks to ``env``'s candidates. As runtime parameters
     they reach the environment's own parameters too, which then replace conf/base's
     ``extra_candidates: {}`` whole (Kedro's destructive merge of environments).
+    ``pretrained`` (from :func:`pretrained_candidates`) adds conf/pretrained's the same way.
     """
     from kedro.framework.session import KedroSession  # noqa: PLC0415 - after env setup
     from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
@@ -120,6 +154,12 @@ def run_source(source: str, env: str | None, *, networks: bool = False) -> dict:
     runtime_params: dict = {"source": source}
     if networks:
         runtime_params["extra_candidates"] = network_candidates(source)
+    if pretrained:
+        runtime_params["extra_candidates"] = {
+            **runtime_params.get("extra_candidates", {}),
+            **pretrained["extra_candidates"],
+        }
+        runtime_params["votes"] = pretrained["votes"]
     started = time.perf_counter()
     with KedroSession.create(
         project_path=PROJECT_ROOT, env=env, runtime_params=runtime_params
@@ -231,6 +271,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="add conf/deep's networks (BiLSTM, Transformer) to the environment's candidates",
     )
+    parser.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="add conf/pretrained's candidates and vote (all-MiniLM-L6-v2) to the environment's",
+    )
+    parser.add_argument(
+        "--vote-member",
+        default=None,
+        help="with --pretrained: the linear candidate the vote mixes in (default: conf's)",
+    )
+    parser.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=None,
+        help="with --pretrained: at most this many fine-tuning epochs (default: conf's)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
 
@@ -245,8 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(json_path.read_text()) if json_path.is_file() else {}
     command = shlex.join(["python", "benchmarks/quality.py", *sys.argv[1:]])
     commit = git_commit()  # the code the runs import now, not what is checked out when they end
+    pretrained = (
+        pretrained_candidates(args.vote_member, args.finetune_epochs) if args.pretrained else None
+    )
     for source in args.sources:
-        result = run_source(source, args.env, networks=args.networks)
+        result = run_source(source, args.env, networks=args.networks, pretrained=pretrained)
         result.update(
             command=command,
             commit=commit,
