@@ -1,0 +1,73 @@
+"""benchmarks/quality.py with ``--pretrained``: conf/pretrained's candidates and vote join
+another environment's, and the results table checks the pretrained targets."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from tests.support.projects import PROJECT_ROOT
+
+pytestmark = pytest.mark.unit
+
+SCRIPT = PROJECT_ROOT / "benchmarks" / "quality.py"
+
+
+def _quality():
+    """benchmarks/quality.py as a module (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("quality", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pretrained_candidates_swap_the_votes_linear_member_and_cap_the_epochs():
+    added = _quality().pretrained_candidates("logistic_regression", 2)
+    candidates = added["extra_candidates"]
+    assert {"minilm_logreg", "minilm_ngrams_svm", "minilm_finetune"} <= set(candidates)
+    assert candidates["minilm_finetune"]["params"]["max_epochs"] == 2
+    # The pretrained member stays; the one this environment lacks becomes the given model.
+    assert added["votes"]["minilm_linear_vote"]["members"] == [
+        "minilm_finetune",
+        "logistic_regression",
+    ]
+
+
+def test_without_overrides_conf_pretrained_is_taken_as_written():
+    added = _quality().pretrained_candidates(None, None)
+    assert added["extra_candidates"]["minilm_finetune"]["params"]["max_epochs"] == 3
+    assert added["votes"]["minilm_linear_vote"]["members"] == ["minilm_finetune", "svm_nbsvm_vote"]
+
+
+def _result(val_recall: float, pretrained: bool) -> dict:
+    row = {
+        "model": "minilm_linear_vote",
+        "rank": 1,
+        "estimator": "sklearn.ensemble.VotingClassifier",
+        "val_accuracy": 0.7,
+        "val_macro_f1": 0.7,
+        "val_macro_recall": val_recall,
+        "fit_time_s": 1.0,
+    }
+    return {
+        "comparison": [row],
+        "test_metrics": {"accuracy": 0.7, "macro_f1": 0.7, "macro_recall": 0.7},
+        "command": "python benchmarks/quality.py",
+        "commit": "abc",
+        "finished_at": "now",
+        "wall_time_s": 1.0,
+        "pretrained": pretrained,
+    }
+
+
+@pytest.mark.parametrize(("recall", "verdict"), [(0.77, "met"), (0.75, "NOT met")])
+def test_the_table_checks_the_pretrained_target_of_a_pretrained_run(recall, verdict):
+    table = _quality().markdown({"semeval": _result(recall, pretrained=True)})
+    line = next(line for line in table.splitlines() if "with a pretrained encoder" in line)
+    assert f"**{verdict} (validation: macro_recall {recall:.4f})**" in line
+
+
+def test_a_run_without_pretrained_candidates_has_no_pretrained_target():
+    table = _quality().markdown({"semeval": _result(0.77, pretrained=False)})
+    assert "pretrained encoder" not in table
