@@ -113,11 +113,31 @@ def load_packaged_model(uri: str) -> tuple[Any, Any]:
         pyfunc_model = mlflow.pyfunc.load_model(local_path, suppress_warnings=checked)
         _REQUIREMENTS_CHECKED.add(requirements_text)
     except Exception as error:
+        if missing := missing_module(error):
+            raise ModelLoadError(
+                f"Cannot load model {uri!r}: it needs the Python package {missing!r}, which is "
+                "not installed here (the model's requirements.txt lists what it was trained "
+                "with). A network or a transformer needs the `pretrained` extra: pip install -e "
+                "'.[pretrained]'; in the Docker image, build it with --build-arg EXTRAS=pretrained."
+            ) from error
         raise ModelLoadError(
             f"Cannot load model {uri!r}: {error}. Train and register one with `kedro run`, "
             "or give the URI of an existing model version or a local model directory."
         ) from error
     return pyfunc_model, packaged_artifact(pyfunc_model)
+
+
+def missing_module(error: BaseException) -> str | None:
+    """The top-level package a ``ModuleNotFoundError`` in ``error``'s chain could not import
+    (Kedro and MLflow wrap the unpickling error of a model whose packages are absent)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ModuleNotFoundError) and current.name:
+            return current.name.split(".")[0]
+        current = current.__cause__ or current.__context__
+    return None
 
 
 @dataclass(frozen=True)

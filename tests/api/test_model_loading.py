@@ -1,15 +1,19 @@
-"""Loading a packaged model: MLflow's requirement check runs once per requirements set."""
+"""Loading a packaged model: MLflow's requirement check runs once per requirements set, and a
+model that needs an absent package says which and how to install it."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pickle
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from sentiment_mlops.mlflow_registry import load_packaged_model
+from sentiment_mlops.mlflow_registry import ModelLoadError, load_packaged_model
 
 pytestmark = pytest.mark.integration
 
@@ -52,3 +56,26 @@ def test_requirements_are_compared_with_the_environment_once_per_set(model_dir, 
     finally:
         requirements_logger.removeHandler(warnings)
     assert (after_first, after_second, after_other) == (1, 1, 2)
+
+
+def test_a_model_needing_an_absent_package_names_it_and_the_extra(model_dir, tmp_path):
+    """A model pickled with a class from a package this environment lacks (as a transformer
+    champion is in the plain image): the error names the package and how to install it."""
+    package = f"absent_extra_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{package}.py").write_text("class Step:\n    pass\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        step = importlib.import_module(package).Step()
+        pickled = pickle.dumps(step)
+    finally:
+        sys.path.remove(str(tmp_path))
+        del sys.modules[package]
+    copy = Path(shutil.copytree(model_dir, tmp_path / "model"))
+    (artifact,) = (copy / "artifacts").glob("*.pkl")
+    artifact.write_bytes(pickled)
+    with pytest.raises(ModelLoadError) as raised:
+        load_packaged_model(str(copy))
+    message = str(raised.value)
+    assert f"needs the Python package {package!r}" in message
+    assert "pip install -e '.[pretrained]'" in message
+    assert "--build-arg EXTRAS=pretrained" in message

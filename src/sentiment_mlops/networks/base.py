@@ -45,7 +45,8 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "The deep learning models need the optional 'deep' dependencies (torch, tokenizers, "
-        "transformers). Install them with: pip install -e '.[deep]'"
+        "transformers). Install them with: pip install -e '.[deep]'; in the Docker image, "
+        "build it with --build-arg EXTRAS=pretrained"
     ) from error
 
 

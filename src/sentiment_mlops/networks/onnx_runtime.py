@@ -37,7 +37,8 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "ONNX Runtime inference needs the optional 'pretrained' dependencies (onnxruntime, "
-        "onnx). Install them with: pip install -e '.[pretrained]'"
+        "onnx). Install them with: pip install -e '.[pretrained]'; in the Docker image, build "
+        "it with --build-arg EXTRAS=pretrained"
     ) from error
 
 #: The ONNX operator set the export targets (ONNX Runtime 1.31 runs 7..23).
