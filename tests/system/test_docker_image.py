@@ -1,10 +1,10 @@
 """Smoke test of the container image: built for real, run with a real model, answered over HTTP.
 
-A private Docker daemon (its socket, data and state in a temporary directory) builds the
-stand-in base image (deploy/docker/build_local_base.sh: Docker Hub is out of reach in CI) and
-the project's image, then runs the image with a model from a small real training run mounted
-read-only, and compares its answers with the packaged model's own predictions in this process.
-Everything it started (containers, daemon) is stopped and its files removed at the end.
+A private Docker daemon (tests/system/conftest.py) builds the stand-in base image
+(deploy/docker/build_local_base.sh: Docker Hub is out of reach in CI) and the project's image,
+then runs the image with a model from a small real training run mounted read-only, and compares
+its answers with the packaged model's own predictions in this process. Everything it started
+(containers, daemon) is stopped and its files removed at the end.
 
 Needs root and the Debian packages docker.io and mmdebstrap (system-packages.txt; `make test`
 installs them).
@@ -14,31 +14,31 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import subprocess
-import tempfile
-import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
 from tests.conftest import PROJECT_ROOT, raw_source_files
-from tests.support.servers import ServerError, answers, free_port, start_server, wait_until
+from tests.support.docker import (
+    BASE_IMAGE,
+    CONTAINER_MODEL,
+    LABEL,
+    Docker,
+    post,
+    registered_model_dir,
+    served_model,
+)
+from tests.support.servers import ServerError, wait_until
 
 pytestmark = pytest.mark.system
 
 
-BASE_IMAGE = "local/python:3.11-slim"
-IMAGE = "sentiment-mlops:smoke-test"
-CONTAINER_MODEL = "/models/sentiment"
 TEXTS = [
     "@united thank you so much, the crew was wonderful and we landed early!",
     "@AmericanAir lost my bag again and nobody answers the phone. Worst airline ever.",
@@ -47,193 +47,17 @@ TEXTS = [
 ]
 
 
-@dataclass
-class Docker:
-    """The docker CLI bound to the private daemon."""
-
-    cli: str
-    env: dict[str, str]
-
-    def __call__(self, *args: str, timeout: int = 600, check: bool = True) -> str:
-        result = subprocess.run(
-            [self.cli, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args[:2])} failed:\n{result.stderr[-4000:]}")
-        return result.stdout
-
-    def answers(self) -> bool:
-        """Whether the daemon is up."""
-        command = [self.cli, "info", "--format", "{{.ServerVersion}}"]
-        result = subprocess.run(command, env=self.env, capture_output=True, timeout=10, check=False)
-        return result.returncode == 0
-
-
-def mount_tmpfs(path: Path) -> bool:
-    """Put ``path`` in memory when allowed: image layers are ~100k small files, and writing
-    and deleting them on a busy disk took minutes. Falls back to the disk quietly."""
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8g,mode=0700", "tmpfs", str(path)],
-        capture_output=True,
-        check=False,
-    )
-    return result.returncode == 0
-
-
-def unmount_everything_under(root: Path) -> None:
-    """Unmount ``root`` and every mount below it, deepest first."""
-    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
-    inside = [p for p in points if p == str(root) or p.startswith(f"{root}/")]
-    for point in sorted(inside, key=len, reverse=True):
-        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
-
-
-@pytest.fixture(scope="module")
-def docker() -> Iterator[Docker]:
-    """dockerd on a socket in a fresh temporary directory; stopped and removed afterwards."""
-    dockerd = shutil.which("dockerd")
-    # Prefer the CLI of the same docker.io package as the daemon.
-    cli = shutil.which("docker", path=f"/usr/bin:{os.environ.get('PATH', '')}")
-    if dockerd is None or cli is None:
-        pytest.fail("dockerd / docker not found: run `make system-packages` (docker.io) as root")
-    # Short paths: containerd's sockets live under the exec root (108-byte socket path limit).
-    root = Path(tempfile.mkdtemp(prefix="smoke-docker-", dir="/tmp"))
-    mount_tmpfs(root)
-    (root / "tmp").mkdir()
-    socket_path = root / "docker.sock"
-    env = {**os.environ, "DOCKER_HOST": f"unix://{socket_path}", "TMPDIR": str(root / "tmp")}
-    client = Docker(cli, env)
-    try:
-        with start_server(
-            [
-                dockerd,
-                "--host",
-                f"unix://{socket_path}",
-                "--data-root",
-                root / "data",
-                "--exec-root",
-                root / "exec",
-                "--pidfile",
-                root / "docker.pid",
-            ],
-            client.answers,
-            timeout=60,
-            log=root / "dockerd.log",
-            stop_timeout=30,
-        ):
-            try:
-                yield client
-            finally:
-                leftovers = client(
-                    "ps", "-aq", "--filter", "label=sentiment-smoke-test", check=False
-                )
-                if leftovers.split():
-                    client("rm", "-f", *leftovers.split(), check=False)
-    finally:
-        unmount_everything_under(root)  # the tmpfs, and what dockerd may leave (netns)
-        shutil.rmtree(root)
-
-
-@pytest.fixture(scope="module")
-def image(docker: Docker) -> str:
-    """The stand-in base image, then the project's image on top of it."""
-    script = PROJECT_ROOT / "deploy" / "docker" / "build_local_base.sh"
-    result = subprocess.run(
-        [str(script), BASE_IMAGE],
-        env={**docker.env, "DOCKER": docker.cli},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
-    docker(
-        "build",
-        "--network",
-        "host",  # package downloads during the build use the host's network settings
-        "--build-arg",
-        f"BASE_IMAGE={BASE_IMAGE}",
-        "--tag",
-        IMAGE,
-        str(PROJECT_ROOT),
-        timeout=900,
-    )
-    return IMAGE
-
-
 @pytest.fixture(scope="module")
 def model_dir(trained_model, tmp_path_factory) -> Path:
     """The registered model of the session's training run, as a directory the container reads."""
-    target = tmp_path_factory.mktemp("served_model")
-    # Through a client bound to the run's store: no global MLflow state left for other tests.
-    client = MlflowClient(
-        tracking_uri=trained_model.tracking_uri, registry_uri=trained_model.tracking_uri
-    )
-    stored = client.get_model_version_download_uri("sentiment", trained_model.version)
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=stored, dst_path=str(target)))
-    # The container runs as UID 999; pytest's temporary directories are private to root.
-    for path in [target, *target.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return local
+    return registered_model_dir(trained_model, tmp_path_factory.mktemp("served_model"))
 
 
 @pytest.fixture(scope="module")
 def served(docker: Docker, image: str, model_dir: Path) -> Iterator[tuple[str, str]]:
     """The API container, published on a free loopback port only; removed afterwards."""
-    port = free_port()
-    name = f"sentiment-smoke-{uuid.uuid4().hex[:8]}"
-    docker(
-        "run",
-        "--detach",
-        "--name",
-        name,
-        "--label",
-        "sentiment-smoke-test",
-        "--publish",
-        f"127.0.0.1:{port}:8000",
-        "--volume",
-        f"{model_dir}:{CONTAINER_MODEL}:ro",
-        "--env",
-        f"SENTIMENT_MODEL_URI={CONTAINER_MODEL}",
-        image,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def stopped() -> str | None:
-        state = docker("inspect", "--format", "{{.State.Status}}", name).strip()
-        return None if state == "running" else f"the container {name} is {state}"
-
-    try:
-        wait_until(
-            lambda: answers(f"{base}/ready"),
-            what=f"the container {name} ({base}/ready)",
-            timeout=180,
-            interval=1,
-            gone=stopped,
-            output=lambda: docker("logs", name, check=False),
-        )
-        yield base, name
-    finally:
-        docker("rm", "--force", name, check=False)
-
-
-def post(url: str, payload: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    with served_model(docker, image, model_dir) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +126,7 @@ def test_healthy_means_ready_to_serve(served, docker, image, tmp_path):
         "--name",
         without_model,
         "--label",
-        "sentiment-smoke-test",
+        LABEL,
         *fast,
         "--env",
         "SENTIMENT_MODEL_URI=/models/not-there",
@@ -317,7 +141,7 @@ def test_healthy_means_ready_to_serve(served, docker, image, tmp_path):
         "--name",
         healthy,
         "--label",
-        "sentiment-smoke-test",
+        LABEL,
         *fast,
         "--volume",
         mounts[0],
@@ -393,7 +217,7 @@ def test_same_image_runs_a_kedro_pipeline(docker, image, tmp_path):
         "run",
         "--rm",
         "--label",
-        "sentiment-smoke-test",
+        LABEL,
         "--volume",
         f"{data_root}:/mirror:ro",
         "--volume",
@@ -442,7 +266,7 @@ def test_dockerignore_keeps_data_state_and_secrets_out(docker, image, tmp_path):
     dockerfile.write_text(f"FROM {image}\nCOPY . /tmp/context\n")
     tag = "sentiment-mlops:context-check"
     docker("build", "--file", str(dockerfile), "--tag", tag, str(context))
-    listing = docker("run", "--rm", "--label", "sentiment-smoke-test", tag, "find", "/tmp/context")
+    listing = docker("run", "--rm", "--label", LABEL, tag, "find", "/tmp/context")
     docker("rmi", tag)
     files = {line.removeprefix("/tmp/context/") for line in listing.split()}
     assert set(kept) <= files

@@ -1,6 +1,7 @@
 """`kedro run --env pretrained` end to end on a small airline sample with the real
 all-MiniLM-L6-v2 weights: the frozen-feature candidate, the fine-tuned encoder (one epoch) and
-their vote are compared, the best is registered and promoted, and the service serves it.
+their vote are compared, the best is registered and promoted, and the service serves it: in
+this process, and in the image built with the `pretrained` extra.
 
 The environment is conf/pretrained as written, made small: one grid point, one epoch, and only
 the pretrained candidates (so that the champion is one of them whatever the sample says).
@@ -9,8 +10,13 @@ the pretrained candidates (so that the champion is one of them whatever the samp
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import re
 import shutil
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +29,17 @@ from mlflow.tracking import MlflowClient
 from sentiment_mlops.api.model import UNCERTAIN_BELOW_METRIC
 from sentiment_mlops.pipelines.calibration.nodes import estimator_parts
 from tests.api.conftest import Service, start_service
+from tests.support.docker import (
+    CONTAINER_MODEL,
+    LABEL,
+    Docker,
+    build_image,
+    post,
+    registered_model_dir,
+    served_model,
+)
 from tests.support.projects import PROJECT_ROOT, TrainedProject, kedro, tool_env, write_project
+from tests.support.servers import answers, free_port, start_server, wait_until
 
 pytestmark = pytest.mark.system
 
@@ -137,3 +153,103 @@ def test_the_service_serves_the_pretrained_champion(pretrained_project, pretrain
     assert [prediction["label"] for prediction in batch] == [
         max(prediction["scores"], key=prediction["scores"].get) for prediction in batch
     ]
+
+
+TEXTS = [
+    "@united not bad at all, thanks for the upgrade!",
+    "@AmericanAir my bag is lost again and nobody answers",
+    "@SouthwestAir what time does boarding start?",
+]
+
+
+@pytest.fixture(scope="module")
+def torch_wheels() -> Iterator[str | None]:
+    """Where the image build finds torch's CPU wheel. The Dockerfile's default is PyTorch's
+    own page; where pip is told of a local folder of wheels (PIP_FIND_LINKS, as on this
+    project's CI machines, which cannot reach that page) it is served on loopback instead:
+    the build runs on the host's network. The lock's hash is checked either way."""
+    folders = [f for f in os.environ.get("PIP_FIND_LINKS", "").split() if Path(f).is_dir()]
+    if not folders:
+        yield None
+        return
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
+    with start_server(
+        [*command, "--directory", folders[0]], f"http://127.0.0.1:{port}/", timeout=30
+    ):
+        yield f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def pretrained_image(docker: Docker, base_image: str, torch_wheels: str | None) -> str:
+    """`docker build --build-arg EXTRAS=pretrained .`: the session's image plus the extra."""
+    wheels = {"TORCH_WHEELS": torch_wheels} if torch_wheels else {}
+    return build_image(
+        docker, "sentiment-mlops:smoke-test-pretrained", EXTRAS="pretrained", **wheels
+    )
+
+
+@pytest.fixture(scope="module")
+def champion_dir(pretrained_project, tmp_path_factory) -> Path:
+    return registered_model_dir(pretrained_project, tmp_path_factory.mktemp("champion"))
+
+
+def test_the_image_with_the_pretrained_extra_serves_the_champion(
+    docker, pretrained_image, champion_dir
+):
+    expected = mlflow.pyfunc.load_model(str(champion_dir)).predict(pd.DataFrame({"text": TEXTS}))
+    with served_model(docker, pretrained_image, champion_dir) as (base, name):
+        status, answer = post(f"{base}/predict/batch", {"texts": TEXTS})
+        runtime = docker("exec", name, "python", "-c", "import onnxruntime, torch; print('ok')")
+    assert runtime.strip() == "ok"
+    assert status == 200, answer
+    for prediction, (_, row) in zip(answer["predictions"], expected.iterrows(), strict=True):
+        assert prediction["label"] == row["label"]
+        # The same ONNX Runtime build on the same CPU as in this process.
+        for label, score in prediction["scores"].items():
+            assert score == pytest.approx(row[label], abs=1e-6)
+
+
+def test_the_image_without_the_extra_says_how_to_serve_a_transformer(docker, image, champion_dir):
+    """The plain image stays running and not ready, and /ready names the build argument."""
+    port = free_port()
+    name = f"sentiment-smoke-plain-{port}"
+    docker(
+        "run", "--detach", "--name", name, "--label", LABEL,
+        "--publish", f"127.0.0.1:{port}:8000",
+        "--volume", f"{champion_dir}:{CONTAINER_MODEL}:ro",
+        "--env", f"SENTIMENT_MODEL_URI={CONTAINER_MODEL}",
+        image,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        reason = ""
+
+        def said_why() -> bool:
+            nonlocal reason
+            try:
+                urllib.request.urlopen(f"{base}/ready", timeout=5)
+            except urllib.error.HTTPError as error:
+                reason = json.loads(error.read())["error"]["message"]
+            except OSError:
+                return False
+            return "EXTRAS=pretrained" in reason
+
+        wait_until(
+            said_why,
+            what=f"{name} to say why it cannot serve",
+            timeout=120,
+            interval=1,
+            output=lambda: f"/ready: {reason}\n{docker('logs', name, check=False)}",
+        )
+        # Which one it names depends on what the pickle reaches first; all are in the extra.
+        assert re.search(r"needs the Python package '(torch|transformers|onnxruntime)'", reason)
+        assert answers(f"{base}/health")
+        assert docker("inspect", "--format", "{{.State.Status}}", name).strip() == "running"
+    finally:
+        docker("rm", "--force", name, check=False)
+
+
+def test_an_unknown_extra_stops_the_build_with_the_extras_on_offer(docker, base_image):
+    with pytest.raises(AssertionError, match="no such extra lock; the image offers: pretrained"):
+        build_image(docker, "sentiment-mlops:smoke-test-unknown-extra", EXTRAS="gpu")

@@ -1,9 +1,10 @@
 """The lock files: what `make`, the Docker image and CI install.
 
-``make lock`` writes them with uv from requirements.txt, requirements-dev.txt and the deep
-extra; these tests catch a lock that no longer satisfies what it was made from (an edited
-requirement without ``make lock``), a dev lock that drifted from the runtime one, and a pin
-without hashes.
+``make lock`` writes them with uv from requirements.txt, requirements-dev.txt and the deep and
+pretrained extras (requirements-pretrained.lock: what the image adds with
+``--build-arg EXTRAS=pretrained``); these tests catch a lock that no longer satisfies what it
+was made from (an edited requirement without ``make lock``), a lock that drifted from the
+runtime one or from another, and a pin without hashes.
 """
 
 from __future__ import annotations
@@ -42,9 +43,12 @@ def requirements(name: str) -> list[Requirement]:
     return [Requirement(line) for line in lines if line and not line.startswith("-")]
 
 
-def deep_extra() -> list[Requirement]:
+def extra(name: str) -> list[Requirement]:
+    """An extra of pyproject.toml, without its references to the project's other extras."""
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    return [Requirement(line) for line in project["optional-dependencies"]["deep"]]
+    wanted = [Requirement(line) for line in project["optional-dependencies"][name]]
+    project_name = canonicalize_name(project["name"])
+    return [r for r in wanted if canonicalize_name(r.name) != project_name]
 
 
 def unmet(wanted: list[Requirement], lock: dict[str, tuple[str, int]]) -> list[str]:
@@ -65,11 +69,16 @@ def unmet(wanted: list[Requirement], lock: dict[str, tuple[str, int]]) -> list[s
             lambda: (
                 requirements("requirements.txt")
                 + requirements("requirements-dev.txt")
-                + deep_extra()
+                + extra("deep")
+                + extra("pretrained")
             ),
         ),
+        (
+            "requirements-pretrained.lock",
+            lambda: requirements("requirements.txt") + extra("deep") + extra("pretrained"),
+        ),
     ],
-    ids=["runtime", "dev"],
+    ids=["runtime", "dev", "pretrained"],
 )
 def test_lock_satisfies_what_it_is_made_from(lock_file, sources) -> None:
     assert not unmet(sources(), locked(lock_file)), (
@@ -77,17 +86,28 @@ def test_lock_satisfies_what_it_is_made_from(lock_file, sources) -> None:
     )
 
 
-def test_dev_lock_keeps_every_runtime_version() -> None:
-    runtime, dev = locked("requirements.lock"), locked("requirements-dev.lock")
+@pytest.mark.parametrize(
+    ("smaller", "larger"),
+    [
+        ("requirements.lock", "requirements-dev.lock"),
+        ("requirements.lock", "requirements-pretrained.lock"),
+        ("requirements-pretrained.lock", "requirements-dev.lock"),
+    ],
+)
+def test_a_larger_lock_keeps_every_version_of_a_smaller_one(smaller, larger) -> None:
+    """The image with the extra, and CI's environment, run the runtime stack's versions."""
+    small, large = locked(smaller), locked(larger)
     drifted = {
-        name: (version, dev.get(name, ("absent",))[0])
-        for name, (version, _) in runtime.items()
-        if dev.get(name, ("absent",))[0] != version
+        name: (version, large.get(name, ("absent",))[0])
+        for name, (version, _) in small.items()
+        if large.get(name, ("absent",))[0] != version
     }
-    assert not drifted, f"runtime vs dev versions differ: {drifted}; run `make lock`"
+    assert not drifted, f"{smaller} vs {larger} versions differ: {drifted}; run `make lock`"
 
 
-@pytest.mark.parametrize("lock_file", ["requirements.lock", "requirements-dev.lock"])
+@pytest.mark.parametrize(
+    "lock_file", ["requirements.lock", "requirements-dev.lock", "requirements-pretrained.lock"]
+)
 def test_every_pin_carries_hashes(lock_file) -> None:
     lock = locked(lock_file)
     assert len(lock) > 100, f"{lock_file} pins only {len(lock)} packages"
@@ -98,6 +118,8 @@ def test_image_and_make_install_the_lock_with_hash_checks_and_bytecode() -> None
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     assert "--require-hashes -r /tmp/requirements.lock" in dockerfile
+    assert '--require-hashes --find-links "${TORCH_WHEELS}" -r "${lock}"' in dockerfile
+    assert "-o requirements-pretrained.lock" in makefile
     assert "--require-hashes -r requirements.lock" in makefile
     assert "--require-hashes --find-links $(TORCH_WHEELS) -r requirements-dev.lock" in makefile
     # Without compiled bytecode, each process compiles its imports where PYTHONDONTWRITEBYTECODE
