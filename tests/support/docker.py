@@ -168,10 +168,9 @@ def registered_model_dir(trained: TrainedProject, target: Path) -> Path:
     return local
 
 
-@contextlib.contextmanager
-def served_model(docker: Docker, image: str, model_dir: Path) -> Iterator[tuple[str, str]]:
-    """The API container serving ``model_dir`` (mounted read-only), published on a free
-    loopback port only: (base URL, container name); removed afterwards."""
+def run_model_container(docker: Docker, image: str, model_dir: Path) -> tuple[str, str]:
+    """Start the API container on ``model_dir`` (mounted read-only), published on a free
+    loopback port only: (base URL, container name). The caller removes it."""
     port = free_port()
     name = f"sentiment-smoke-{uuid.uuid4().hex[:8]}"
     docker(
@@ -189,7 +188,13 @@ def served_model(docker: Docker, image: str, model_dir: Path) -> Iterator[tuple[
         f"SENTIMENT_MODEL_URI={CONTAINER_MODEL}",
         image,
     )
-    base = f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}", name
+
+
+@contextlib.contextmanager
+def served_model(docker: Docker, image: str, model_dir: Path) -> Iterator[tuple[str, str]]:
+    """:func:`run_model_container`, once it is ready to serve; removed afterwards."""
+    base, name = run_model_container(docker, image, model_dir)
 
     def stopped() -> str | None:
         state = docker("inspect", "--format", "{{.State.Status}}", name).strip()

@@ -30,12 +30,11 @@ from sentiment_mlops.api.model import UNCERTAIN_BELOW_METRIC
 from sentiment_mlops.pipelines.calibration.nodes import estimator_parts
 from tests.api.conftest import Service, start_service
 from tests.support.docker import (
-    CONTAINER_MODEL,
-    LABEL,
     Docker,
     build_image,
     post,
     registered_model_dir,
+    run_model_container,
     served_model,
 )
 from tests.support.projects import PROJECT_ROOT, TrainedProject, kedro, tool_env, write_project
@@ -212,16 +211,7 @@ def test_the_image_with_the_pretrained_extra_serves_the_champion(
 
 def test_the_image_without_the_extra_says_how_to_serve_a_transformer(docker, image, champion_dir):
     """The plain image stays running and not ready, and /ready names the build argument."""
-    port = free_port()
-    name = f"sentiment-smoke-plain-{port}"
-    docker(
-        "run", "--detach", "--name", name, "--label", LABEL,
-        "--publish", f"127.0.0.1:{port}:8000",
-        "--volume", f"{champion_dir}:{CONTAINER_MODEL}:ro",
-        "--env", f"SENTIMENT_MODEL_URI={CONTAINER_MODEL}",
-        image,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    base, name = run_model_container(docker, image, champion_dir)
     try:
         reason = ""
 
