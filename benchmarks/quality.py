@@ -23,6 +23,8 @@ environment's candidates). Their rows then sit in the same table, beside the net
     python benchmarks/quality.py --sources imdb --env bench_imdb --networks
     python benchmarks/quality.py --sources semeval --env bench_semeval \
         --pretrained --vote-member logistic_regression --finetune-epochs 2
+    python benchmarks/quality.py --sources imdb --env bench_imdb --pretrained \
+        --vote-member nbsvm --finetune-max-texts 8000 --finetune-max-length 256
 
 ``--pretrained`` does the same with conf/pretrained's candidates and its vote (the vote's
 linear member becomes ``--vote-member``, the environment's best linear model, where the
@@ -118,11 +120,12 @@ def network_candidates(source: str) -> dict:
     return networks
 
 
-def pretrained_candidates(vote_member: str | None, finetune_epochs: int | None) -> dict:
+def pretrained_candidates(vote_member: str | None, finetune: dict | None = None) -> dict:
     """conf/pretrained's ``extra_candidates`` and ``votes``, as runtime parameters.
 
     ``vote_member`` replaces each vote's member that is not one of the pretrained candidates;
-    ``finetune_epochs`` caps the fine-tuned encoder's epochs (minutes each on 2 cores).
+    ``finetune`` overrides the fine-tuned encoder's parameters (``max_epochs``,
+    ``max_train_texts``, ``max_length``: each epoch costs minutes to hours on 2 cores).
     """
     from kedro.config import OmegaConfigLoader  # noqa: PLC0415 - after env setup
 
@@ -133,10 +136,9 @@ def pretrained_candidates(vote_member: str | None, finetune_epochs: int | None) 
     )
     parameters = loader["parameters"]
     candidates, votes = parameters["extra_candidates"], parameters["votes"]
-    if finetune_epochs is not None:
-        for spec in candidates.values():
-            if spec["estimator"].endswith("TransformerFineTuneClassifier"):
-                spec["params"]["max_epochs"] = finetune_epochs
+    for spec in candidates.values():
+        if spec["estimator"].endswith("TransformerFineTuneClassifier"):
+            spec["params"].update(finetune or {})
     if vote_member is not None:
         for vote in votes.values():
             vote["members"] = [m if m in candidates else vote_member for m in vote["members"]]
@@ -302,6 +304,18 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="with --pretrained: at most this many fine-tuning epochs (default: conf's)",
     )
+    parser.add_argument(
+        "--finetune-max-texts",
+        type=int,
+        default=None,
+        help="with --pretrained: fine-tune on a stratified sample of this many training texts",
+    )
+    parser.add_argument(
+        "--finetune-max-length",
+        type=int,
+        default=None,
+        help="with --pretrained: tokens kept per text when fine-tuning (default: conf's, auto)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
 
@@ -316,9 +330,16 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(json_path.read_text()) if json_path.is_file() else {}
     command = shlex.join(["python", "benchmarks/quality.py", *sys.argv[1:]])
     commit = git_commit()  # the code the runs import now, not what is checked out when they end
-    pretrained = (
-        pretrained_candidates(args.vote_member, args.finetune_epochs) if args.pretrained else None
-    )
+    finetune = {
+        name: value
+        for name, value in [
+            ("max_epochs", args.finetune_epochs),
+            ("max_train_texts", args.finetune_max_texts),
+            ("max_length", args.finetune_max_length),
+        ]
+        if value is not None
+    }
+    pretrained = pretrained_candidates(args.vote_member, finetune) if args.pretrained else None
     for source in args.sources:
         result = run_source(source, args.env, networks=args.networks, pretrained=pretrained)
         result.update(

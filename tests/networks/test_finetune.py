@@ -97,3 +97,37 @@ def test_a_max_length_that_is_not_a_length_is_a_clear_error(max_length):
     )
     with pytest.raises(ValueError, match=r"give a number of tokens >= 2 or 'auto'"):
         network.fit(["good flight", "bad flight"], ["positive", "negative"])
+
+
+@pytest.mark.unit
+def test_max_train_texts_trains_on_a_stratified_sample_of_the_training_part():
+    texts = [f"good flight number {n}" for n in range(60)] + [f"bad {n}" for n in range(30)]
+    labels = ["positive"] * 60 + ["negative"] * 30
+    settings = {
+        "model_config": {**TINY_BERT_CONFIG, "hidden_size": 8, "intermediate_size": 16},
+        "min_frequency": 1,
+        "max_epochs": 1,
+        "validation_fraction": 0.2,
+        "verbose": False,
+    }
+    everything = TransformerFineTuneClassifier(**settings).fit(texts, labels)
+    sampled = TransformerFineTuneClassifier(**settings, max_train_texts=30).fit(texts, labels)
+    assert everything.n_train_texts_ == 72  # 90 less the 18 held out for early stopping
+    assert sampled.n_train_texts_ == 30
+    # A limit above the training part changes nothing.
+    assert (
+        TransformerFineTuneClassifier(**settings, max_train_texts=500)
+        .fit(texts, labels)
+        .n_train_texts_
+        == 72
+    )
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("limit", [1, "many", 2.5])
+def test_a_max_train_texts_that_is_not_a_count_is_a_clear_error(limit):
+    network = TransformerFineTuneClassifier(
+        max_train_texts=limit, min_frequency=1, validation_fraction=0, verbose=False
+    )
+    with pytest.raises(ValueError, match=r"max_train_texts=.*give a number of texts"):
+        network.fit(["good flight", "bad flight", "great", "awful"] * 3, ["pos", "neg"] * 6)

@@ -22,11 +22,13 @@ def _quality():
     return module
 
 
-def test_pretrained_candidates_swap_the_votes_linear_member_and_cap_the_epochs():
-    added = _quality().pretrained_candidates("logistic_regression", 2)
+def test_pretrained_candidates_swap_the_votes_linear_member_and_set_the_fine_tuning():
+    finetune = {"max_epochs": 2, "max_train_texts": 8000, "max_length": 256}
+    added = _quality().pretrained_candidates("logistic_regression", finetune)
     candidates = added["extra_candidates"]
     assert {"minilm_logreg", "minilm_ngrams_svm", "minilm_finetune"} <= set(candidates)
-    assert candidates["minilm_finetune"]["params"]["max_epochs"] == 2
+    assert finetune.items() <= candidates["minilm_finetune"]["params"].items()
+    assert "max_train_texts" not in candidates["minilm_logreg"].get("params", {})
     # The pretrained member stays; the one this environment lacks becomes the given model.
     assert added["votes"]["minilm_linear_vote"]["members"] == [
         "minilm_finetune",
@@ -35,7 +37,7 @@ def test_pretrained_candidates_swap_the_votes_linear_member_and_cap_the_epochs()
 
 
 def test_without_overrides_conf_pretrained_is_taken_as_written():
-    added = _quality().pretrained_candidates(None, None)
+    added = _quality().pretrained_candidates(None)
     assert added["extra_candidates"]["minilm_finetune"]["params"]["max_epochs"] == 3
     assert added["votes"]["minilm_linear_vote"]["members"] == ["minilm_finetune", "svm_nbsvm_vote"]
 

@@ -179,6 +179,8 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     ``num_threads`` (CPU threads torch may use while fitting/predicting; ``None`` keeps torch's
     setting. 1 by default: on a shared 2-core machine two threads spin against other processes,
     measured 4 s per BiLSTM batch against 0.1 s with one) and ``verbose`` (per-epoch progress bar).
+    A subclass may take ``max_train_texts``: train on at most that many texts of the training
+    part (a stratified sample, seeded like the hold-out), for long texts on CPU.
     A subclass may take ``truncation`` (``"head"`` or ``"head_tail"``, see :data:`TRUNCATIONS`)
     and apply it with :func:`truncate` in ``_encode`` and ``_token_words``.
     A subclass that implements ``_token_words`` may also take ``lexicon`` (``"vader"`` or ``None``,
@@ -189,7 +191,8 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     ``GridSearchCV`` (where it never sees the CV fold it is scored on).
 
     Learned attributes: ``classes_``, ``tokenizer_``, ``module_`` (the network, on CPU after
-    unpickling), ``best_epoch_``, ``n_epochs_``, ``history_`` (one dict of metrics per epoch).
+    unpickling), ``n_train_texts_`` (the texts it was trained on, without the hold-out),
+    ``best_epoch_``, ``n_epochs_``, ``history_`` (one dict of metrics per epoch).
     """
 
     #: Prefix of the per-epoch MLflow metric names.
@@ -198,6 +201,8 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     lexicon: str | None = None
     #: Head truncation, for a network without a ``truncation`` parameter (the fine-tuned model).
     truncation: str = "head"
+    #: Every training text, for a network without a ``max_train_texts`` parameter.
+    max_train_texts: int | None = None
 
     # ---- what a subclass provides -------------------------------------------------------
     @abstractmethod
@@ -256,6 +261,8 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
             else int(np.random.default_rng().integers(2**31))
         )
         train_rows, validation_rows = self._validation_split(targets, seed)
+        train_rows = self._training_sample(train_rows, targets, seed)
+        self.n_train_texts_ = len(train_rows)
         device = resolve_device(self.device)
         # Seed a private copy of torch's global RNG (weights, dropout) and restore it after.
         with torch.random.fork_rng(devices=[]), self._threads():
@@ -347,6 +354,21 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
                 f"{len(targets)} texts stratified by class ({error}). Give more texts per "
                 "class, or set validation_fraction=0 to train without early stopping."
             ) from error
+
+    def _training_sample(self, rows: np.ndarray, targets: np.ndarray, seed: int) -> np.ndarray:
+        """``rows``, or a stratified sample of ``max_train_texts`` of them, in their order."""
+        limit = self.max_train_texts
+        if limit is None or (isinstance(limit, int) and len(rows) <= limit):
+            return rows
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < len(self.classes_):
+            raise ValueError(
+                f"max_train_texts={limit!r}: give a number of texts >= the number of classes "
+                f"({len(self.classes_)}), or None to train on every text."
+            )
+        sample, _ = train_test_split(
+            rows, train_size=limit, stratify=targets[rows], random_state=seed
+        )
+        return np.sort(sample)
 
     def _batch(
         self, encoded: Encoded, rows: np.ndarray, device: torch.device

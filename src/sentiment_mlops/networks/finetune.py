@@ -70,6 +70,8 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
     with a WordPiece tokenizer of ``vocab_size`` entries trained on the training texts.
     ``max_length``: tokens kept per text, or ``"auto"``: the 99th percentile of the training
     texts' token counts (learned as ``max_length_``), at most what the model's positions allow.
+    ``max_train_texts``: fine-tune on at most that many of the training texts (a stratified,
+    seeded sample), where all of them cost hours on CPU (IMDb's reviews).
     Other parameters as in :class:`~sentiment_mlops.networks.base.TorchTextClassifier`.
 
     Pickling keeps the model's config and weights, and the tokenizer: loading needs neither
@@ -94,6 +96,7 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
         class_weight: str | dict | None = "balanced",
         validation_fraction: float = 0.1,
         patience: int = 1,
+        max_train_texts: int | None = None,
         random_state: int | None = 42,
         device: str = "auto",
         num_threads: int | None = 1,
@@ -112,6 +115,7 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.max_train_texts = max_train_texts
         self.random_state = random_state
         self.device = device
         self.num_threads = num_threads
