@@ -222,6 +222,11 @@ def _network_line(source: str, comparison: pd.DataFrame) -> list[str]:
     ]
 
 
+def _with_pretrained_candidates(result: dict) -> bool:
+    """Whether the run compared conf/pretrained's candidates (its environment or --pretrained)."""
+    return result.get("env") == "pretrained" or "--pretrained" in shlex.split(result["command"])
+
+
 def markdown(results: dict) -> str:
     """One section per source: the per-model table, the selected model's test row, targets."""
     lines = ["# Model quality benchmark", ""]
@@ -268,7 +273,7 @@ def markdown(results: dict) -> str:
                     f"**{_target_met(source, result, 'pretrained_checks')}**.",
                     "",
                 ]
-                if result.get("pretrained") or result.get("env") == "pretrained"
+                if _with_pretrained_candidates(result)
                 else []
             ),
             *_network_line(source, comparison),
@@ -343,7 +348,6 @@ def main(argv: list[str] | None = None) -> int:
     for source in args.sources:
         result = run_source(source, args.env, networks=args.networks, pretrained=pretrained)
         result.update(
-            pretrained=args.pretrained or args.env == "pretrained",
             command=command,
             commit=commit,
             env=args.env or "local",

@@ -55,11 +55,12 @@ def _result(val_recall: float, pretrained: bool) -> dict:
     return {
         "comparison": [row],
         "test_metrics": {"accuracy": 0.7, "macro_f1": 0.7, "macro_recall": 0.7},
-        "command": "python benchmarks/quality.py",
+        "command": "python benchmarks/quality.py --sources semeval"
+        + (" --pretrained" if pretrained else ""),
+        "env": "bench_semeval",
         "commit": "abc",
         "finished_at": "now",
         "wall_time_s": 1.0,
-        "pretrained": pretrained,
     }
 
 
