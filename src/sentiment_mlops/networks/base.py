@@ -358,13 +358,15 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     def _training_sample(self, rows: np.ndarray, targets: np.ndarray, seed: int) -> np.ndarray:
         """``rows``, or a stratified sample of ``max_train_texts`` of them, in their order."""
         limit = self.max_train_texts
-        if limit is None or (isinstance(limit, int) and len(rows) <= limit):
+        if limit is None:
             return rows
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < len(self.classes_):
             raise ValueError(
                 f"max_train_texts={limit!r}: give a number of texts >= the number of classes "
                 f"({len(self.classes_)}), or None to train on every text."
             )
+        if len(rows) <= limit:
+            return rows
         sample, _ = train_test_split(
             rows, train_size=limit, stratify=targets[rows], random_state=seed
         )
