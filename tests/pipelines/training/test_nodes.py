@@ -188,6 +188,36 @@ def test_feature_blocks_extend_the_shared_vectorizer_for_one_candidate_only(feat
     assert width == without.named_steps["vectorizer"].transform(texts).shape[1] + 64
 
 
+def test_feature_blocks_join_a_single_vectorizer_as_its_branch(base_parameters):
+    """vectorizer.kind: tfidf (one TfidfVectorizer, as conf/bench_imdb) with a block: the
+    TF-IDF becomes the union's `ngrams` branch, and the shared grid follows it there."""
+    single = build_feature_pipeline(
+        {"kind": "tfidf", "word": {"ngram_range": [1, 1]}}, base_parameters["imbalance"]
+    )
+    shared_grid = {"sampler": ["passthrough"], "vectorizer__max_features": [50, 100]}
+    candidate = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "feature_blocks": {"hashed": HASHED_WORDS},
+    }
+    plan = plan_candidate(candidate, single, shared_grid, SEARCH, name="lr")
+    branches = plan.pipeline.named_steps["vectorizer"].transformer_list
+    assert [(name, type(step).__name__) for name, step in branches] == [
+        ("ngrams", "TfidfVectorizer"),
+        ("hashed", "HashingVectorizer"),
+    ]
+    assert plan.grid == {"sampler": ["passthrough"], "vectorizer__ngrams__max_features": [50, 100]}
+    texts = ["great crew thanks", "lost my bag again", "flight at 9?", "never again"]
+    labels = ["positive", "negative", "neutral", "negative"]
+    fitted = plan.pipeline.set_params(vectorizer__ngrams__max_features=3).fit(texts, labels)
+    assert fitted.named_steps["vectorizer"].transform(texts).shape[1] == 3 + 64
+    # Other candidates keep the plain vectorizer and the grid as written.
+    alone = plan_candidate(
+        {"estimator": candidate["estimator"]}, single, shared_grid, SEARCH, name="lr"
+    )
+    assert type(alone.pipeline.named_steps["vectorizer"]).__name__ == "TfidfVectorizer"
+    assert alone.grid == shared_grid
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

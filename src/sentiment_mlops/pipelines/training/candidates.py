@@ -30,6 +30,8 @@ CANDIDATE_INPUTS = ("features", "text", "raw_text")
 TEXT_INPUTS = ("text", "raw_text")
 # The feature pipeline's steps: "passthrough" for a candidate that reads text.
 FEATURE_STEPS = ("vectorizer", SAMPLER_STEP)
+# A single vectorizer's branch name once a candidate's feature_blocks join it.
+SINGLE_VECTORIZER_BRANCH = "ngrams"
 
 
 # Where GridSearchCV's fits run (search.backend): see training/search.py.
@@ -168,12 +170,13 @@ def candidate_pipeline(candidate: dict[str, Any], feature_pipeline: ImbPipeline)
 
 def with_feature_blocks(vectorizer: Any, blocks: dict[str, Any]) -> FeatureUnion:
     """The shared vectorizer's branches followed by ``blocks`` (name -> transformer spec, such as
-    a :class:`~sentiment_mlops.networks.SentenceEncoder`), side by side."""
+    a :class:`~sentiment_mlops.networks.SentenceEncoder`), side by side.
+
+    A vectorizer of one kind (``vectorizer.kind: tfidf``, ...) becomes the branch
+    ``SINGLE_VECTORIZER_BRANCH`` of the union.
+    """
     if not isinstance(vectorizer, FeatureUnion):
-        raise ValueError(
-            f"feature_blocks extend a vectorizer of branches, but vectorizer.kind gives one "
-            f"{type(vectorizer).__name__}: use kind word_char_ngrams or set vectorizer.lexicon."
-        )
+        vectorizer = FeatureUnion([(SINGLE_VECTORIZER_BRANCH, vectorizer)])
     clashes = sorted(set(blocks) & {name for name, _ in vectorizer.transformer_list})
     if clashes:
         raise ValueError(
@@ -181,6 +184,26 @@ def with_feature_blocks(vectorizer: Any, blocks: dict[str, Any]) -> FeatureUnion
         )
     added = [(name, build_estimator(spec)) for name, spec in blocks.items()]
     return vectorizer.set_params(transformer_list=[*vectorizer.transformer_list, *added])
+
+
+def shared_grid_for(
+    candidate: dict[str, Any], feature_pipeline: ImbPipeline, feature_grid: dict[str, list[Any]]
+) -> dict[str, list[Any]]:
+    """The shared feature grid as it applies to this candidate's pipeline: where its
+    ``feature_blocks`` turn a single vectorizer into a union, ``vectorizer__<option>`` entries
+    tune that vectorizer's branch (``vectorizer__ngrams__<option>``)."""
+    vectorizer = feature_pipeline.named_steps["vectorizer"]
+    if not candidate.get("feature_blocks") or isinstance(vectorizer, FeatureUnion):
+        return feature_grid
+    prefix = "vectorizer__"
+    return {
+        (
+            f"{prefix}{SINGLE_VECTORIZER_BRANCH}__{key.removeprefix(prefix)}"
+            if key.startswith(prefix)
+            else key
+        ): values
+        for key, values in feature_grid.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -220,7 +243,11 @@ def plan_candidate(  # noqa: PLR0913 - one candidate and the shared settings it 
             estimator=candidate["estimator"],
             input=candidate_input(candidate),
             pipeline=candidate_pipeline(candidate, feature_pipeline),
-            grid=candidate_param_grid(candidate, feature_grid, random_state),
+            grid=candidate_param_grid(
+                candidate,
+                shared_grid_for(candidate, feature_pipeline, feature_grid),
+                random_state,
+            ),
             search=candidate_search_options(candidate, search),
         )
         points = len(ParameterGrid(plan.grid))
