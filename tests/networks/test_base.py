@@ -158,6 +158,16 @@ def test_integer_labels_come_back_as_integers(airline_texts):
     assert set(model.predict(texts[:10]).tolist()) <= {0, 1, 2}
 
 
+@pytest.mark.integration
+def test_verbose_fit_shows_progress_per_epoch_and_per_batch(airline_texts, capsys):
+    texts, labels = airline_texts["train_text"][:200], airline_texts["train_label"][:200]
+    small_model("bilstm", max_epochs=1, batch_size=64, verbose=True).fit(texts, labels)
+    progress = capsys.readouterr().err
+    assert "BiLSTMClassifier" in progress and "epoch" in progress
+    assert "epoch 1" in progress and "/3 [" in progress  # 180 training texts / 64 = 3 batches
+    assert "batch" in progress
+
+
 @pytest.mark.unit
 def test_bad_input_says_what_is_wrong():
     network = BiLSTMClassifier(verbose=False)

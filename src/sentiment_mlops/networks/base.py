@@ -460,7 +460,15 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
             self.module_.train()
             order = train_rows[torch.randperm(len(train_rows), generator=generator).numpy()]
             summed_loss = 0.0
-            for start in range(0, len(order), self.batch_size):
+            # Batches within the epoch too: a fine-tuning epoch can take half an hour on a CPU.
+            batches = tqdm(
+                range(0, len(order), self.batch_size),
+                desc=f"epoch {epoch}",
+                unit="batch",
+                leave=False,
+                disable=not self.verbose,
+            )
+            for start in batches:
                 batch = order[start : start + self.batch_size]
                 ids, mask, extra = self._batch(encoded, batch, device)
                 loss = loss_function(
@@ -472,6 +480,7 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.step()
                 scheduler.step()
                 summed_loss += loss.item() * len(batch)
+                batches.set_postfix(loss=round(loss.item(), 4), refresh=False)
             metrics = {"train_loss": summed_loss / len(train_rows)}
             score = -metrics["train_loss"]
             if len(validation_rows):
