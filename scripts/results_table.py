@@ -1,9 +1,12 @@
-"""The results table of the README and the docs, generated from ``benchmarks/results/quality.json``.
+"""The results table of the README and the docs, generated from ``benchmarks/results/quality.json``
+and ``benchmarks/results/pretrained/quality.json``.
 
-One row per data source: the champion (the candidate ranked first on the validation split), its
-test metrics and the wall time of the whole run, with the command that measured them. The table
-is written between ``<!-- results:start -->`` and ``<!-- results:end -->`` in README.md and in
-every page under docs/ that has those markers, so no number in them is typed by hand.
+One row per data source and run: the champion (the candidate ranked first on the validation
+split), its test metrics and the wall time of the whole run, with the command that measured
+them; each source's run with the pretrained candidates (conf/pretrained) follows its other
+run. The table is written between ``<!-- results:start -->`` and ``<!-- results:end -->`` in
+README.md and in every page under docs/ that has those markers, so no number in them is typed
+by hand.
 
     python scripts/results_table.py            # print the table
     python scripts/results_table.py --write    # rewrite it in every file with the markers
@@ -19,6 +22,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 QUALITY_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "quality.json"
+PRETRAINED_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "pretrained" / "quality.json"
 START = "<!-- results:start -->"
 END = "<!-- results:end -->"
 HEADER = (
@@ -33,15 +37,26 @@ def wall_time(seconds: float) -> str:
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
-def results_table(results: dict) -> str:
-    """The markdown table of ``quality.json``'s results, one row per source, by source name."""
+def load_results() -> tuple[dict, dict]:
+    """The results of the benchmark runs without and with the pretrained candidates."""
+    pretrained = json.loads(PRETRAINED_RESULTS.read_text()) if PRETRAINED_RESULTS.is_file() else {}
+    return json.loads(QUALITY_RESULTS.read_text()), pretrained
+
+
+def results_table(results: dict, pretrained: dict | None = None) -> str:
+    """The markdown table of ``quality.json``'s results, one row per source, by source name,
+    each followed by ``pretrained``'s run of that source (with conf/pretrained's candidates),
+    as ``<source> + pretrained``."""
     rows = [HEADER]
-    for source in sorted(results):
-        result = results[source]
+    runs = [(source, results[source]) for source in sorted(results)] + [
+        (f"{source} + pretrained", (pretrained or {})[source])
+        for source in sorted(pretrained or {})
+    ]
+    for label, result in runs:
         champion = min(result["comparison"], key=lambda row: row["rank"])["model"]
         test = result["test_metrics"]
         rows.append(
-            f"| {source} | {champion} | {test['accuracy']:.3f} | {test['macro_f1']:.3f} "
+            f"| {label} | {champion} | {test['accuracy']:.3f} | {test['macro_f1']:.3f} "
             f"| {test['macro_recall']:.3f} | {wall_time(result['wall_time_s'])} "
             f"| `{result['command']}` |"
         )
@@ -82,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--check", action="store_true", help="exit 1 if a marked file is stale")
     args = parser.parse_args(argv)
 
-    table = results_table(json.loads(QUALITY_RESULTS.read_text()))
+    table = results_table(*load_results())
     if args.write:
         for path in stale_files(table):
             path.write_text(with_table(path.read_text(), table, path))
