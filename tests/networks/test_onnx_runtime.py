@@ -4,6 +4,7 @@ and the exported classifier pickles without the PyTorch weights."""
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import numpy as np
@@ -49,6 +50,23 @@ def test_float32_export_gives_pytorchs_probabilities(fine_tuned, held_out):
     np.testing.assert_allclose(exported.predict_proba(held_out), expected, atol=1e-5)
     assert (exported.predict(held_out) == fine_tuned.predict(held_out)).all()
     assert list(exported.classes_) == list(fine_tuned.classes_)
+
+
+@pytest.mark.integration
+def test_the_export_cuts_long_texts_as_the_network_does(fine_tuned, held_out):
+    """A network fine-tuned with head_tail truncation keeps it on ONNX Runtime, pickled too."""
+    head_tail = copy.deepcopy(fine_tuned).set_params(truncation="head_tail")
+    long_texts = [
+        f"{first} {second}" for first, second in zip(held_out, held_out[::-1], strict=True)
+    ]
+    assert max(len(ids) for ids in fine_tuned.tokenizer_(long_texts)["input_ids"]) > (
+        fine_tuned.max_length_
+    )
+    exported = pickle.loads(pickle.dumps(OnnxTextClassifier(head_tail, quantize=False).fit()))
+    expected = head_tail.predict_proba(long_texts)
+    np.testing.assert_allclose(exported.predict_proba(long_texts), expected, atol=1e-5)
+    # The tail made a difference: the head alone gives other probabilities.
+    assert np.abs(fine_tuned.predict_proba(long_texts) - expected).max() > 1e-2
 
 
 @pytest.mark.integration

@@ -122,3 +122,19 @@ def test_the_cache_stays_bounded(encoder, monkeypatch):
     (cache,) = pretrained._ENCODED.values()
     assert sorted(cache) == ["four", "three"]
     assert np.allclose(vectors, encoder._encode(["three", "four"]), atol=1e-6)
+
+
+def test_head_tail_encodes_a_long_text_as_its_first_and_last_tokens(checkpoint_cache):
+    # Twelve one-token words; 8 tokens a text leave 6 for words: 3 from the start, 3 from the end.
+    long_text = "the flight was delayed for hours and the crew was rude again"
+    head_tail = SentenceEncoder(checkpoint=CHECKPOINT, max_length=8, truncation="head_tail")
+    head = SentenceEncoder(checkpoint=CHECKPOINT, max_length=8).fit([])
+    vectors = head_tail.fit([]).transform([long_text])
+    assert np.allclose(vectors, head.transform(["the flight was was rude again"]), atol=1e-5)
+    # Each truncation has its own cache: the head's vector of the same text differs.
+    assert not np.allclose(head.transform([long_text]), vectors, atol=1e-2)
+
+
+def test_an_unknown_truncation_is_refused_when_fitting():
+    with pytest.raises(ValueError, match=r"Unknown truncation 'tail'; use one of"):
+        SentenceEncoder(checkpoint=CHECKPOINT, truncation="tail").fit([])

@@ -8,8 +8,10 @@ from sentiment_mlops.networks import (
     BiLSTMClassifier,
     RegionCNNClassifier,
     TransformerEncoderClassifier,
+    TransformerFineTuneClassifier,
 )
-from sentiment_mlops.networks.base import truncate
+from sentiment_mlops.networks.base import tokenize, truncate
+from sentiment_mlops.networks.finetune import TINY_BERT_CONFIG
 
 pytestmark = pytest.mark.unit
 
@@ -69,3 +71,35 @@ def test_an_unknown_truncation_is_a_clear_error():
         ValueError, match=r"Unknown truncation 'tail'; use one of \['head', 'head_tail'\]"
     ):
         BiLSTMClassifier(truncation="tail", verbose=False).fit(TEXTS, LABELS)
+
+
+def tiny_fine_tuned(truncation: str) -> TransformerFineTuneClassifier:
+    """A 2-layer BERT of width 8 with a WordPiece vocabulary of TEXTS' words, 6 tokens a text."""
+    return TransformerFineTuneClassifier(
+        model_config={**TINY_BERT_CONFIG, "hidden_size": 8, "intermediate_size": 16},
+        min_frequency=1,
+        max_length=6,
+        truncation=truncation,
+        max_epochs=1,
+        validation_fraction=0,
+        verbose=False,
+    ).fit(TEXTS, LABELS)
+
+
+@pytest.mark.parametrize(
+    ("truncation", "kept"),
+    [("head", "great crew awful delay"), ("head_tail", "great crew good flight")],
+)
+def test_the_fine_tuned_transformer_cuts_between_its_special_tokens(truncation, kept):
+    network = tiny_fine_tuned(truncation)
+    (ids,) = network._encode([LONG])
+    tokens = network.tokenizer_.convert_ids_to_tokens(ids)
+    assert tokens == ["[CLS]", *kept.split(), "[SEP]"]
+    # A text within max_length is left whole.
+    assert network._encode(["good flight"]) == network.tokenizer_(["good flight"])["input_ids"]
+
+
+def test_tokenize_refuses_an_unknown_truncation():
+    network = tiny_fine_tuned("head")
+    with pytest.raises(ValueError, match=r"Unknown truncation 'middle'"):
+        tokenize(network.tokenizer_, [LONG], 6, "middle")

@@ -133,6 +133,33 @@ def truncate(tokens: Sequence[Any], max_length: int, truncation: str) -> list[An
     return list(tokens[:max_length])
 
 
+def tokenize(
+    tokenizer: Any, texts: Sequence[str], max_length: int, truncation: str = "head"
+) -> list[list[int]]:
+    """Each text's token ids by a Hugging Face ``tokenizer``, its special tokens (``[CLS]``,
+    ``[SEP]``, ...) included, at most ``max_length`` in all: a longer text loses tokens between
+    them as ``truncation`` says (see :data:`TRUNCATIONS`)."""
+    if truncation not in TRUNCATIONS:
+        raise ValueError(f"Unknown truncation {truncation!r}; use one of {list(TRUNCATIONS)}.")
+    if truncation == "head":
+        return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    # Whole texts (verbose=False: no warning that they exceed the model's positions; they are
+    # cut below), then the text between the leading and trailing special tokens is cut.
+    whole = tokenizer(list(texts), verbose=False)["input_ids"]
+    cut = []
+    for ids in whole:
+        if len(ids) <= max_length:
+            cut.append(ids)
+            continue
+        special = tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True)
+        lead = next((i for i, flag in enumerate(special) if not flag), len(ids))
+        trail = next((i for i, flag in enumerate(reversed(special)) if not flag), 0)
+        body = ids[lead : len(ids) - trail]
+        kept = truncate(body, max(max_length - lead - trail, 0), truncation)
+        cut.append([*ids[:lead], *kept, *ids[len(ids) - trail :]])
+    return cut
+
+
 @dataclass
 class Encoded:
     """Network inputs of a list of texts: token ids and, with a lexicon, its scores."""
@@ -182,7 +209,7 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     A subclass may take ``max_train_texts``: train on at most that many texts of the training
     part (a stratified sample, seeded like the hold-out), for long texts on CPU.
     A subclass may take ``truncation`` (``"head"`` or ``"head_tail"``, see :data:`TRUNCATIONS`)
-    and apply it with :func:`truncate` in ``_encode`` and ``_token_words``.
+    and apply it with :func:`truncate` (or :func:`tokenize`) in ``_encode`` and ``_token_words``.
     A subclass that implements ``_token_words`` may also take ``lexicon`` (``"vader"`` or ``None``,
     see the module docstring); its module's ``forward`` then takes ``valence`` and ``scores``.
 
@@ -199,7 +226,7 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     _log_name = "network"
     #: No lexicon inputs, for a network without a ``lexicon`` parameter (the fine-tuned model).
     lexicon: str | None = None
-    #: Head truncation, for a network without a ``truncation`` parameter (the fine-tuned model).
+    #: Head truncation, for a network without a ``truncation`` parameter.
     truncation: str = "head"
     #: Every training text, for a network without a ``max_train_texts`` parameter.
     max_train_texts: int | None = None

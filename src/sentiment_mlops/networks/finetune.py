@@ -24,7 +24,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from sentiment_mlops.networks.base import TorchTextClassifier
+from sentiment_mlops.networks.base import TorchTextClassifier, tokenize
 from sentiment_mlops.networks.pretrained import resolve_checkpoint
 from sentiment_mlops.networks.tokenization import (
     CLS_TOKEN,
@@ -70,6 +70,9 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
     with a WordPiece tokenizer of ``vocab_size`` entries trained on the training texts.
     ``max_length``: tokens kept per text, or ``"auto"``: the 99th percentile of the training
     texts' token counts (learned as ``max_length_``), at most what the model's positions allow.
+    ``truncation``: how a longer text is cut, ``"head"`` (its start) or ``"head_tail"`` (its first
+    and last halves: a review's verdict is often at its end; see
+    :data:`~sentiment_mlops.networks.base.TRUNCATIONS`).
     ``max_train_texts``: fine-tune on at most that many of the training texts (a stratified,
     seeded sample), where all of them cost hours on CPU (IMDb's reviews).
     Other parameters as in :class:`~sentiment_mlops.networks.base.TorchTextClassifier`.
@@ -88,6 +91,7 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
         vocab_size: int = 8000,
         min_frequency: int = 2,
         max_length: int | str = 128,
+        truncation: str = "head",
         batch_size: int = 16,
         max_epochs: int = 3,
         learning_rate: float = 3e-5,
@@ -107,6 +111,7 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
         self.vocab_size = vocab_size
         self.min_frequency = min_frequency
         self.max_length = max_length
+        self.truncation = truncation
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.learning_rate = learning_rate
@@ -180,9 +185,7 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
         return wanted if limit is None else min(wanted, limit)
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return self.tokenizer_(list(texts), truncation=True, max_length=self.max_length_)[
-            "input_ids"
-        ]
+        return tokenize(self.tokenizer_, texts, self.max_length_, self.truncation)
 
     def _labels_config(self) -> dict[str, Any]:
         return {

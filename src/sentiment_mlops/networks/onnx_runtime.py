@@ -29,7 +29,7 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from sentiment_mlops.networks.base import as_texts
+from sentiment_mlops.networks.base import as_texts, tokenize
 
 try:
     import onnxruntime
@@ -98,7 +98,8 @@ class OnnxTextClassifier(ClassifierMixin, BaseEstimator):
     intra-op thread count (1: a served model answers many requests at once, one core each);
     ``batch_size`` texts per run, grouped by length as the network does.
 
-    Learned: ``classes_``, ``tokenizer_``, ``max_length_``, ``onnx_model_`` (the bytes).
+    Learned: ``classes_``, ``tokenizer_``, ``max_length_``, ``truncation_`` (the network's),
+    ``onnx_model_`` (the bytes).
     Pickling keeps those, not the network: a loaded classifier runs no PyTorch code.
     """
 
@@ -128,6 +129,7 @@ class OnnxTextClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = self.network.classes_
         self.tokenizer_ = self.network.tokenizer_
         self.max_length_ = self.network.max_length_
+        self.truncation_ = self.network.truncation
         self._start_session()
         return self
 
@@ -143,7 +145,7 @@ class OnnxTextClassifier(ClassifierMixin, BaseEstimator):
         """Class probabilities, one row per text, columns in ``classes_`` order."""
         check_is_fitted(self, "onnx_model_")
         texts = as_texts(X)
-        ids = self.tokenizer_(texts, truncation=True, max_length=self.max_length_)["input_ids"]
+        ids = tokenize(self.tokenizer_, texts, self.max_length_, self.truncation_)
         # Batches of similar lengths waste less padding; results go back in input order.
         order = np.argsort([len(row) for row in ids], kind="stable")
         probabilities = np.zeros((len(texts), len(self.classes_)))
@@ -178,6 +180,8 @@ class OnnxTextClassifier(ClassifierMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "onnx_model_" in state:  # exported before truncation was a choice: the head
+            state.setdefault("truncation_", "head")
         super().__setstate__(state)
         if "onnx_model_" in state:
             self._start_session()

@@ -31,6 +31,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.linear_model import LogisticRegression
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from sentiment_mlops.networks.base import TRUNCATIONS, tokenize
+
 CACHE_VARIABLE = "SENTIMENT_CHECKPOINT_CACHE"
 
 
@@ -138,10 +140,10 @@ def resolve_checkpoint(checkpoint: str) -> str:
     return checkpoint
 
 
-# (checkpoint, max_length) -> text -> vector. Process-wide: clone() makes new estimators.
+# (checkpoint, max_length, truncation) -> text -> vector. Process-wide: clone() makes new estimators.
 # Bounded, because a served model encodes every new text it is sent: past MAX_CACHED_TEXTS
 # vectors (~150 MB at 384 floats) a cache starts again empty.
-_ENCODED: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+_ENCODED: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
 MAX_CACHED_TEXTS = 100_000
 
 
@@ -149,7 +151,9 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     """Texts -> mean-pooled, L2-normalised last hidden states of a frozen pretrained encoder.
 
     ``checkpoint``: a packaged name, a local directory or a hub id (see the module docstring).
-    ``max_length``: tokens kept per text. Fitting loads the encoder (nothing is learned from
+    ``max_length``: tokens kept per text; ``truncation``: which ones, when a text has more
+    (``"head"``: its start; ``"head_tail"``: its first and last halves, for long reviews, see
+    :data:`~sentiment_mlops.networks.base.TRUNCATIONS`). Fitting loads the encoder (nothing is learned from
     the data); pickling keeps its config, weights and tokenizer, so a fitted encoder loads
     without the package, the folder or the hub.
     """
@@ -159,16 +163,22 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         *,
         checkpoint: str = "all-minilm-l6-v2",
         max_length: int = 128,
+        truncation: str = "head",
         batch_size: int = 64,
         num_threads: int | None = None,
     ):
         self.checkpoint = checkpoint
         self.max_length = max_length
+        self.truncation = truncation
         self.batch_size = batch_size
         self.num_threads = num_threads
 
     def fit(self, texts: Sequence[str], y: Any = None) -> SentenceEncoder:
         """Load the encoder and its tokenizer."""
+        if self.truncation not in TRUNCATIONS:
+            raise ValueError(
+                f"Unknown truncation {self.truncation!r}; use one of {list(TRUNCATIONS)}."
+            )
         source = resolve_checkpoint(self.checkpoint)
         self.tokenizer_ = AutoTokenizer.from_pretrained(source)
         self.encoder_ = AutoModel.from_pretrained(source).eval()
@@ -181,13 +191,13 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         vectors = []
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
-                batch = self.tokenizer_(
+                ids = tokenize(
+                    self.tokenizer_,
                     texts[start : start + self.batch_size],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
+                    self.max_length,
+                    self.truncation,
                 )
+                batch = self.tokenizer_.pad({"input_ids": ids}, return_tensors="pt")
                 hidden = self.encoder_(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
@@ -198,7 +208,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         """One row per text; texts encoded before in this process come from the cache (which
         holds at most ``MAX_CACHED_TEXTS``: a batch that would overflow it empties it first)."""
         texts = [str(text) for text in texts]
-        cache = _ENCODED.setdefault((self.checkpoint, self.max_length), {})
+        cache = _ENCODED.setdefault((self.checkpoint, self.max_length, self.truncation), {})
         missing = list(dict.fromkeys(text for text in texts if text not in cache))
         if not texts:
             return np.zeros((0, self.n_features_out_), dtype=np.float32)
@@ -224,6 +234,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         config = state.pop("_encoder_config", None)
         weights = state.pop("_encoder_weights", None)
+        state.setdefault("truncation", "head")  # pickled before truncation was a choice
         self.__dict__.update(state)
         if config is not None:
             encoder = AutoModel.from_config(AutoConfig.for_model(**config))
