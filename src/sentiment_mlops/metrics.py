@@ -7,13 +7,14 @@ a validation score and a test score mean the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
 
-from sentiment_mlops.prediction import predict_frame
+from sentiment_mlops.prediction import prediction_frame
 
 
 def predict_test_split(sentiment_model: Any, test_split: pd.DataFrame) -> pd.DataFrame:
@@ -21,9 +22,21 @@ def predict_test_split(sentiment_model: Any, test_split: pd.DataFrame) -> pd.Dat
 
     Returns the text and its true label beside the predicted label and class scores.
     """
-    predictions = predict_frame(sentiment_model, test_split["text"])
+    return scored_split(
+        test_split, sentiment_model.predict_proba(test_split["text"]), sentiment_model.classes_
+    )
+
+
+def scored_split(
+    split: pd.DataFrame, probabilities: np.ndarray, classes: Sequence[Any]
+) -> pd.DataFrame:
+    """A labelled split's texts and true labels beside the label and class scores that
+    ``probabilities`` (one row per text, columns in ``classes`` order) give."""
     return pd.concat(
-        [test_split[["text"]].assign(true_label=test_split["label"].to_numpy()), predictions],
+        [
+            split[["text"]].assign(true_label=split["label"].to_numpy()),
+            prediction_frame(probabilities, classes),
+        ],
         axis=1,
     )
 

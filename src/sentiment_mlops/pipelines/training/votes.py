@@ -3,15 +3,19 @@
 A vote of a fine-tuned transformer and a linear model costs no training of its own: both are
 fitted once as candidates, and only the mixing weights are left to choose. They are chosen on
 the validation split, the split every candidate is ranked on, from a small grid (one weight
-per member, summing to one). With one free weight and ~1,400 validation texts the choice
-barely flatters the vote's validation score; the test split, which nothing is chosen on, gives
-the honest number when the vote wins.
+per member, summing to one).
+
+Scored with the weights chosen on the same texts, a vote would rank above what it is worth
+(on imdb: validation accuracy 0.927, test 0.919). So the vote's row of the comparison is
+cross-fitted: each half of the validation split (stratified) is scored with the weights chosen
+on the other half, and the vote the run keeps has the weights chosen on all of it.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,11 +27,17 @@ from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.ensemble import VotingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
 
+from sentiment_mlops.metrics import compute_metrics, scored_split
 from sentiment_mlops.pipelines.training.candidates import FEATURE_STEPS
 from sentiment_mlops.pipelines.training.tracking import score_on_validation
 
 VOTE_ESTIMATOR = "sklearn.ensemble.VotingClassifier"
+#: Parts of the validation split the vote's score is cross-fitted over (see the module docstring).
+CROSS_FIT_FOLDS = 2
+
+logger = logging.getLogger(__name__)
 
 
 def check_votes(votes: Mapping[str, Any] | None, candidates: Sequence[str]) -> dict[str, Any]:
@@ -101,13 +111,37 @@ def choose_weights(
     """Validation macro-F1 of every weighting of the members' probabilities, best first."""
     rows = []
     for weights in weight_grid(len(probabilities), step):
-        mixed = sum(weight * member for weight, member in zip(weights, probabilities, strict=True))
+        mixed = mix(probabilities, weights)
         predicted = np.asarray(classes, dtype=object)[np.argmax(mixed, axis=1)]
         rows.append(
             {"weights": weights, "val_macro_f1": f1_score(truth, predicted, average="macro")}
         )
     table = pd.DataFrame(rows)
     return table.sort_values("val_macro_f1", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def mix(probabilities: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """The members' probabilities averaged with ``weights`` (which sum to one), as the vote's."""
+    return sum(weight * member for weight, member in zip(weights, probabilities, strict=True))
+
+
+def cross_fitted_probabilities(
+    probabilities: Sequence[np.ndarray], truth: np.ndarray, classes: Sequence[Any], step: float
+) -> np.ndarray | None:
+    """The vote's probabilities for each text with the weights chosen on the other part of the
+    validation split (:data:`CROSS_FIT_FOLDS` stratified parts); ``None`` when a class has too
+    few texts to be in every part."""
+    _, counts = np.unique(truth, return_counts=True)
+    if counts.min() < CROSS_FIT_FOLDS:
+        return None
+    mixed = np.zeros_like(probabilities[0], dtype=float)
+    folds = StratifiedKFold(CROSS_FIT_FOLDS, shuffle=True, random_state=0)
+    for chosen_on, scored in folds.split(np.zeros(len(truth)), truth):
+        search = choose_weights(
+            [member[chosen_on] for member in probabilities], truth[chosen_on], classes, step
+        )
+        mixed[scored] = mix([member[scored] for member in probabilities], search.loc[0, "weights"])
+    return mixed
 
 
 def blend_candidates(
@@ -118,7 +152,7 @@ def blend_candidates(
 ) -> tuple[ImbPipeline, dict[str, Any]]:
     """The vote ``name`` of the fitted ``members`` (model, comparison row, alternately, in the
     order of ``vote["members"]``): weights chosen on validation, its nested MLflow run and its
-    row of the comparison table."""
+    row of the comparison table, scored cross-fitted (see the module docstring)."""
     names = list(vote["members"])
     models = dict(zip(names, members[::2], strict=True))
     rows = dict(zip(names, members[1::2], strict=True))
@@ -126,18 +160,30 @@ def blend_candidates(
     texts = validation_split["text"].to_numpy(dtype=object)
     probabilities = [model.predict_proba(texts) for model in models.values()]
     classes = list(next(iter(models.values())).classes_)
-    search = choose_weights(
-        probabilities,
-        validation_split["label"].to_numpy(dtype=object),
-        classes,
-        vote.get("weight_step", 0.1),
-    )
+    truth = validation_split["label"].to_numpy(dtype=object)
+    step = vote.get("weight_step", 0.1)
+    search = choose_weights(probabilities, truth, classes, step)
     weights = search.loc[0, "weights"]
     model = soft_vote(models, weights, validation_split)
+    cross_fitted = cross_fitted_probabilities(probabilities, truth, classes, step)
     search_time = time.perf_counter() - started
     with mlflow.start_run(run_name=name, nested=True) as run:
         mlflow.set_tag("candidate", name)
         validation_metrics, throughput = score_on_validation(model, validation_split)
+        if cross_fitted is None:
+            logger.warning(
+                "Vote %r: a class has fewer than %d validation texts, so the vote is scored "
+                "with the weights chosen on the same texts, which flatters it.",
+                name,
+                CROSS_FIT_FOLDS,
+            )
+        else:
+            # Chosen on all of validation, the weights would score them as the search did.
+            mlflow.log_metric("in_sample_val_macro_f1", float(search.loc[0, "val_macro_f1"]))
+            scored = scored_split(validation_split, cross_fitted, classes)
+            validation_metrics = {
+                f"val_{metric}": value for metric, value in compute_metrics(scored).items()
+            }
         chosen = {"members": names, "weights": list(weights)}
         row = {
             "model": name,
