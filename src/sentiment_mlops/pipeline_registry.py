@@ -44,7 +44,7 @@ def configured_candidates(parameters: dict[str, Any]) -> dict[str, str]:
     """Each candidate's name, in configured order, mapped to its parameter path."""
     extra = parameters.get("extra_candidates") or {}
     return {
-        name: f"{'extra_candidates' if name in extra else 'candidates'}.{name}"
+        name: f"{'extra_candidates' if extra.get(name) is not None else 'candidates'}.{name}"
         for name in all_candidates(parameters.get("candidates") or {}, extra)
     }
 

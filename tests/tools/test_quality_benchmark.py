@@ -74,3 +74,45 @@ def test_the_table_checks_the_pretrained_target_of_a_pretrained_run(recall, verd
 def test_a_run_without_pretrained_candidates_has_no_pretrained_target():
     table = _quality().markdown({"semeval": _result(0.77, pretrained=False)})
     assert "pretrained encoder" not in table
+
+
+def _run_parameters(env: str, runtime_params: dict) -> dict:
+    """The parameters a Kedro session of ``env`` with ``runtime_params`` builds its pipelines for."""
+    from kedro.config import OmegaConfigLoader  # noqa: PLC0415
+
+    from sentiment_mlops.settings import CONFIG_LOADER_ARGS  # noqa: PLC0415
+
+    return OmegaConfigLoader(
+        conf_source=str(PROJECT_ROOT / "conf"),
+        env=env,
+        runtime_params=runtime_params,
+        **CONFIG_LOADER_ARGS,
+    )["parameters"]
+
+
+@pytest.mark.parametrize("env", ["bench_imdb", "local"])
+def test_candidates_leaves_every_other_candidate_and_vote_out(env):
+    from sentiment_mlops.pipeline_registry import (  # noqa: PLC0415
+        configured_candidates,
+        configured_votes,
+    )
+
+    quality = _quality()
+    pretrained = quality.pretrained_candidates("nbsvm")
+    runtime_params = {"source": "imdb", **pretrained}
+    kept = ["nbsvm", "minilm_finetune", "minilm_linear_vote"]
+    parameters = _run_parameters(env, quality.keep_only(runtime_params, env, kept))
+    assert list(configured_candidates(parameters)) == ["nbsvm", "minilm_finetune"]
+    assert configured_votes(parameters) == {"minilm_linear_vote": ["minilm_finetune", "nbsvm"]}
+    # The kept candidates are configured as the environment has them.
+    full = _run_parameters(env, runtime_params)
+    assert parameters["candidates"]["nbsvm"] == full["candidates"]["nbsvm"]
+
+
+def test_candidates_refuses_a_name_the_run_lacks_and_a_vote_without_its_members():
+    quality = _quality()
+    runtime_params = {"source": "imdb", **quality.pretrained_candidates("nbsvm")}
+    with pytest.raises(SystemExit, match=r"\['xgboost'\]: not in this run; its candidates"):
+        quality.keep_only(runtime_params, "bench_imdb", ["nbsvm", "xgboost"])
+    with pytest.raises(SystemExit, match=r"'minilm_linear_vote' mixes \['nbsvm'\] too"):
+        quality.keep_only(runtime_params, "bench_imdb", ["minilm_finetune", "minilm_linear_vote"])

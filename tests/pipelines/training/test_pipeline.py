@@ -91,6 +91,22 @@ def test_the_pretrained_environment_votes_after_its_members_are_fitted(project_r
         configured_votes(broken)
 
 
+def test_candidates_and_votes_set_to_null_are_left_out(project_root):
+    parameters = _parameters(project_root, "pretrained")
+    full = configured_candidates(parameters)
+    parameters["candidates"]["random_forest"] = None
+    parameters["extra_candidates"]["minilm_logreg"] = None
+    assert list(configured_candidates(parameters)) == [
+        name for name in full if name not in ("random_forest", "minilm_logreg")
+    ]
+    assert configured_votes(parameters) == {
+        "minilm_linear_vote": ["minilm_finetune", "svm_nbsvm_vote"]
+    }
+    parameters["votes"]["minilm_linear_vote"] = None  # its members stay candidates
+    assert configured_votes(parameters) == {}
+    assert "minilm_finetune" in configured_candidates(parameters)
+
+
 def test_a_run_with_a_network_anywhere_packages_the_deep_requirements(project_root):
     assert not runs_networks(_parameters(project_root, "test"))
     assert runs_networks(_parameters(project_root, "deep"))

@@ -41,8 +41,10 @@ SEARCH_BACKENDS = ("local", "dask")
 def all_candidates(
     candidates: dict[str, dict[str, Any]], extra_candidates: dict[str, dict[str, Any]] | None
 ) -> dict[str, dict[str, Any]]:
-    """``candidates`` followed by ``extra_candidates`` (an environment's additions)."""
-    extra = extra_candidates or {}
+    """``candidates`` followed by ``extra_candidates`` (an environment's additions), without
+    those set to null (left out of the run: ``benchmarks/quality.py --candidates``)."""
+    candidates = {name: spec for name, spec in candidates.items() if spec is not None}
+    extra = {name: spec for name, spec in (extra_candidates or {}).items() if spec is not None}
     clashes = sorted(set(candidates) & set(extra))
     if clashes:
         raise ValueError(

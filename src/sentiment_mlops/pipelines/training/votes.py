@@ -41,9 +41,10 @@ logger = logging.getLogger(__name__)
 
 
 def check_votes(votes: Mapping[str, Any] | None, candidates: Sequence[str]) -> dict[str, Any]:
-    """The configured votes, each with at least two distinct members that are candidates of the
-    run and a ``weight_step`` that divides 1; a clear error otherwise."""
-    votes = dict(votes or {})
+    """The configured votes but those set to null (left out of the run), each with at least two
+    distinct members that are candidates of the run and a ``weight_step`` that divides 1; a
+    clear error otherwise."""
+    votes = {name: vote for name, vote in (votes or {}).items() if vote is not None}
     for name, vote in votes.items():
         where = f"Vote {name!r}"
         if name in candidates:
