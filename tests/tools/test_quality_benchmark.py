@@ -77,7 +77,7 @@ def test_a_run_without_pretrained_candidates_has_no_pretrained_target():
 
 
 def _run_parameters(env: str, runtime_params: dict) -> dict:
-    """The parameters a Kedro session of ``env`` with ``runtime_params`` builds its pipelines for."""
+    """The parameters a Kedro session of ``env`` with ``runtime_params`` builds pipelines for."""
     from kedro.config import OmegaConfigLoader  # noqa: PLC0415
 
     from sentiment_mlops.settings import CONFIG_LOADER_ARGS  # noqa: PLC0415

@@ -140,7 +140,8 @@ def resolve_checkpoint(checkpoint: str) -> str:
     return checkpoint
 
 
-# (checkpoint, max_length, truncation) -> text -> vector. Process-wide: clone() makes new estimators.
+# (checkpoint, max_length, truncation) -> text -> vector. Process-wide: clone() makes new
+# estimators.
 # Bounded, because a served model encodes every new text it is sent: past MAX_CACHED_TEXTS
 # vectors (~150 MB at 384 floats) a cache starts again empty.
 _ENCODED: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
@@ -153,9 +154,9 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     ``checkpoint``: a packaged name, a local directory or a hub id (see the module docstring).
     ``max_length``: tokens kept per text; ``truncation``: which ones, when a text has more
     (``"head"``: its start; ``"head_tail"``: its first and last halves, for long reviews, see
-    :data:`~sentiment_mlops.networks.base.TRUNCATIONS`). Fitting loads the encoder (nothing is learned from
-    the data); pickling keeps its config, weights and tokenizer, so a fitted encoder loads
-    without the package, the folder or the hub.
+    :data:`~sentiment_mlops.networks.base.TRUNCATIONS`). Fitting loads the encoder (nothing is
+    learned from the data); pickling keeps its config, weights and tokenizer, so a fitted
+    encoder loads without the package, the folder or the hub.
     """
 
     def __init__(
