@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 from imblearn.pipeline import Pipeline as ImbPipeline
 from scipy import sparse
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -18,6 +22,8 @@ from sentiment_mlops.estimators import (
     LabelEncodedClassifier,
     NBSVMClassifier,
     TextVotingClassifier,
+    estimator_parts,
+    replace_parts,
 )
 from sentiment_mlops.pipelines.training.candidates import candidate_pipeline
 from tests.text_estimator_checks import parametrize_with_text_checks
@@ -129,6 +135,50 @@ def test_the_comparison_hands_a_text_vote_texts_and_nothing_else():
     assert [step for _, step in pipeline.steps[:2]] == ["passthrough", "passthrough"]
     fitted = pipeline.fit(TEXTS, LABELS)
     assert fitted.predict(["love it"]).tolist() == ["positive"]
+
+
+def _served_like_model() -> CalibratedClassifierCV:
+    """Nested as a registered vote is: calibrated(frozen(pipeline(vote of frozen pipelines)))."""
+    members = [
+        (name, FrozenEstimator(make_pipeline(CountVectorizer(), model).fit(TEXTS, LABELS)))
+        for name, model in [("nbsvm", NBSVMClassifier()), ("logreg", LogisticRegression())]
+    ]
+    vote = TextVotingClassifier(members, voting="soft")
+    model = ImbPipeline([("sampler", "passthrough"), ("classifier", vote)]).fit(TEXTS, LABELS)
+    return CalibratedClassifierCV(FrozenEstimator(model), method="sigmoid").fit(TEXTS, LABELS)
+
+
+def test_estimator_parts_reaches_every_fitted_estimator_at_any_depth():
+    parts = estimator_parts(_served_like_model())
+    names = [type(part).__name__ for part in parts]
+    assert names.count("NBSVMClassifier") == 1
+    assert names.count("LogisticRegression") == 1
+    assert names.count("CountVectorizer") == 2
+    assert names.count("TextVotingClassifier") == 1
+    assert names[-1] == "CalibratedClassifierCV"  # innermost first, the model itself last
+
+
+def test_replace_parts_puts_each_replacement_where_the_old_part_was():
+    model = _served_like_model()
+    always_negative = DummyClassifier(strategy="constant", constant="negative")
+
+    def replace(part):
+        if isinstance(part, (NBSVMClassifier, LogisticRegression)):
+            return clone(always_negative).fit(np.zeros((3, 1)), ["negative", "neutral", "positive"])
+        return part
+
+    replaced = replace_parts(model, replace)
+    assert replaced is model
+    assert not any(
+        isinstance(part, (NBSVMClassifier, LogisticRegression)) for part in estimator_parts(model)
+    )
+    # Both members of the vote inside the calibrated model now say "negative" with certainty.
+    member_probabilities = [
+        member.predict_proba(["great flight"])
+        for member in model.calibrated_classifiers_[0].estimator.estimator[-1].estimators_
+    ]
+    for probabilities in member_probabilities:
+        np.testing.assert_array_equal(probabilities, [[1.0, 0.0, 0.0]])
 
 
 EXPECTED_FAILED_CHECKS = {

@@ -9,18 +9,24 @@
   ``class_weight`` (XGBoost, MultinomialNB) take string labels and balanced class weights.
 - :class:`TextVotingClassifier`: scikit-learn's ``VotingClassifier`` over members that each
   read text (a vectorizer pipeline, a network), so models of different kinds can vote.
+- :func:`replace_parts` / :func:`estimator_parts`: the one walk over the fitted estimators
+  inside a model (pipeline steps, vote members, frozen and calibrated ones).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import VotingClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.extmath import safe_sparse_dot
@@ -226,3 +232,35 @@ class TextVotingClassifier(VotingClassifier):
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
         return tags
+
+
+def replace_parts(estimator: Any, replace: Callable[[Any], Any]) -> Any:
+    """``replace(estimator)``, after putting ``replace(part)`` in the place of every fitted
+    estimator inside it, innermost first: pipeline steps (imbalanced-learn's ``Pipeline`` is
+    one too), the estimator a ``FrozenEstimator`` wraps, a fitted vote's members and a fitted
+    ``CalibratedClassifierCV``'s classifiers, at any depth. Changes ``estimator`` in place;
+    deep-copy it first to keep the original."""
+    if isinstance(estimator, Pipeline):
+        estimator.steps = [(name, replace_parts(step, replace)) for name, step in estimator.steps]
+    elif isinstance(estimator, FrozenEstimator):
+        estimator.estimator = replace_parts(estimator.estimator, replace)
+    elif isinstance(estimator, VotingClassifier) and hasattr(estimator, "estimators_"):
+        # The fitted members; a vote's FrozenEstimator members are also its `estimators`.
+        estimator.estimators_ = [replace_parts(member, replace) for member in estimator.estimators_]
+    elif isinstance(estimator, CalibratedClassifierCV):
+        for fitted in getattr(estimator, "calibrated_classifiers_", []):
+            fitted.estimator = replace_parts(fitted.estimator, replace)
+    return replace(estimator)
+
+
+def estimator_parts(estimator: Any) -> list[Any]:
+    """Every fitted estimator inside ``estimator`` (as :func:`replace_parts` walks them,
+    innermost first), then ``estimator`` itself."""
+    parts: list[Any] = []
+
+    def collect(part: Any) -> Any:
+        parts.append(part)
+        return part
+
+    replace_parts(estimator, collect)
+    return parts

@@ -27,7 +27,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from sentiment_mlops.api.model import UNCERTAIN_BELOW_METRIC
-from sentiment_mlops.pipelines.calibration.nodes import estimator_parts
+from sentiment_mlops.estimators import estimator_parts
 from tests.api.conftest import Service, start_service
 from tests.support.docker import (
     Docker,

@@ -29,6 +29,7 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from sentiment_mlops.estimators import replace_parts
 from sentiment_mlops.networks.base import as_texts, tokenize
 
 try:
@@ -190,22 +191,11 @@ class OnnxTextClassifier(ClassifierMixin, BaseEstimator):
 def with_onnx_runtime(model: Any, *, quantize: bool) -> Any:
     """A copy of ``model`` whose fine-tuned transformers run on ONNX Runtime; everything else,
     in pipelines, votes and frozen wrappers at any depth, is left as it is."""
-    from sklearn.ensemble import VotingClassifier  # noqa: PLC0415
-    from sklearn.frozen import FrozenEstimator  # noqa: PLC0415
-    from sklearn.pipeline import Pipeline  # noqa: PLC0415
-
     from sentiment_mlops.networks.finetune import TransformerFineTuneClassifier  # noqa: PLC0415
 
     def convert(estimator: Any) -> Any:
         if isinstance(estimator, TransformerFineTuneClassifier):
             return OnnxTextClassifier(estimator, quantize=quantize).fit()
-        if isinstance(estimator, Pipeline):  # imblearn's Pipeline is one too
-            estimator.steps = [(name, convert(step)) for name, step in estimator.steps]
-        elif isinstance(estimator, FrozenEstimator):
-            estimator.estimator = convert(estimator.estimator)
-        elif isinstance(estimator, VotingClassifier) and hasattr(estimator, "estimators_"):
-            # The fitted members; a vote's FrozenEstimator members are also its `estimators`.
-            estimator.estimators_ = [convert(member) for member in estimator.estimators_]
         return estimator
 
-    return convert(copy.deepcopy(model))
+    return replace_parts(copy.deepcopy(model), convert)

@@ -3,38 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import VotingClassifier
 from sklearn.frozen import FrozenEstimator
-from sklearn.pipeline import Pipeline
+
+from sentiment_mlops.estimators import estimator_parts
 
 logger = logging.getLogger(__name__)
 
 #: How the served model runs a fine-tuned transformer (parameters_calibration.yml, `serving`).
 SERVING_RUNTIMES = ("eager", "onnx", "onnx_int8")
 FINE_TUNED_MODULE = "sentiment_mlops.networks.finetune"
-
-
-def estimator_parts(estimator: Any) -> Iterator[Any]:
-    """``estimator`` and every fitted estimator inside it: pipeline steps, vote members, frozen
-    and calibrated ones."""
-    yield estimator
-    if isinstance(estimator, Pipeline):
-        inner = [step for _, step in estimator.steps]
-    elif isinstance(estimator, FrozenEstimator):
-        inner = [estimator.estimator]
-    elif isinstance(estimator, VotingClassifier):
-        inner = list(getattr(estimator, "estimators_", []))
-    elif isinstance(estimator, CalibratedClassifierCV):
-        inner = [fitted.estimator for fitted in getattr(estimator, "calibrated_classifiers_", [])]
-    else:
-        inner = []
-    for part in inner:
-        yield from estimator_parts(part)
 
 
 def prepare_serving_model(sentiment_model: Any, serving: dict[str, Any]) -> Any:
