@@ -26,6 +26,7 @@ VERSIONED = [
     "metrics",
     "calibration_metrics",
     "uncertainty_threshold",
+    "uncertainty_on_test",
     "model_comparison",
     "promotion_request",
     "promotion_decision",

@@ -66,6 +66,16 @@ def test_mlflow_run_has_params_metrics_and_plots(default_run, sample_project):
     metrics = json.loads((project / "data" / "08_reporting" / "metrics.json").read_text())
     for key in METRIC_KEYS:
         assert run.data.metrics[f"test.{key}"] == pytest.approx(metrics[key])
+    # The "uncertain" threshold, chosen on validation, and what it does on the test split.
+    reports = project / "data" / "08_reporting"
+    threshold = json.loads((reports / "uncertainty_threshold.json").read_text())
+    on_test = json.loads((reports / "uncertainty_on_test.json").read_text())
+    assert run.data.metrics["validation.uncertain_below_confidence"] == pytest.approx(
+        threshold["uncertain_below_confidence"]
+    )
+    assert {"uncertain_share", "confident_accuracy"} <= set(on_test)
+    for key, value in on_test.items():
+        assert run.data.metrics[f"test.{key}"] == pytest.approx(value)
     client = mlflow.MlflowClient()
     plots = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "plots")}
     assert plots == {

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
 
 from sentiment_mlops.prediction import prediction_frame
@@ -74,32 +75,49 @@ def uncertainty_threshold(
 ) -> dict[str, float]:
     """The confidence below which a prediction is flagged ``uncertain``, chosen on labelled data.
 
-    The highest confidence ``t`` such that the predictions below ``t``, at least ``min_texts`` of
-    them, were right less than ``min_accuracy`` of the time as a group: so "uncertain" means
-    "on this data, about a coin flip or worse", not a fixed number that suits one model only.
-    ``uncertain_below_confidence`` is 0.0 (nothing is flagged) when no such group exists.
-    Also returns the share of texts flagged and the accuracy of both groups.
+    Accuracy as a function of confidence is estimated by isotonic regression of "was right" on
+    the confidence (scikit-learn's ``IsotonicRegression``: neighbouring confidences are pooled
+    until accuracy never falls as confidence rises). The threshold is the lowest confidence
+    whose estimated accuracy reaches ``min_accuracy``: every answer below it sits where answers
+    were right less than ``min_accuracy`` of the time, and none above it does. So "uncertain"
+    means "answers like this one are wrong too often", not a fixed number that suits one model
+    only. (Asking instead that the whole group below be under ``min_accuracy`` would also flag
+    the better answers just under the threshold, whose accuracy pulls the group's up to it.)
+
+    ``uncertain_below_confidence`` is 0.0 (nothing is flagged) when fewer than ``min_texts``
+    answers fall below, too few to trust the estimate. Also returns the share of texts flagged
+    and the accuracy of both groups (:func:`uncertainty_on_split`).
     """
     if not 0.0 < min_accuracy <= 1.0:
         raise ValueError(f"min_accuracy={min_accuracy} must lie in (0, 1].")
     if min_texts < 1:
         raise ValueError(f"min_texts={min_texts} must be at least 1.")
-    order = np.argsort(predictions["confidence"].to_numpy(dtype=float), kind="stable")
-    confidence = predictions["confidence"].to_numpy(dtype=float)[order]
-    correct = (predictions["label"] == predictions["true_label"]).to_numpy(dtype=float)[order]
-    right_so_far = np.concatenate([[0.0], np.cumsum(correct)])
-    # Candidate thresholds: each distinct confidence; "below" is strict, so ties stay together.
-    values, below = np.unique(confidence, return_index=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        accuracy_below = right_so_far[below] / below
-    eligible = (below >= min_texts) & (accuracy_below < min_accuracy)
-    threshold = float(values[eligible][-1]) if eligible.any() else 0.0
-    flagged = int(below[eligible][-1]) if eligible.any() else 0
+    confidence = predictions["confidence"].to_numpy(dtype=float)
+    correct = (predictions["label"] == predictions["true_label"]).to_numpy(dtype=float)
+    # Each distinct confidence is a candidate; "below" is strict, so ties stay together.
+    values = np.unique(confidence)
+    accuracy = IsotonicRegression(increasing=True).fit(confidence, correct).predict(values)
+    reliable = accuracy >= min_accuracy
+    # None reliable: every answer is uncertain, the most confident one too.
+    threshold = float(values[reliable][0]) if reliable.any() else float(np.nextafter(values[-1], 2))
+    if (confidence < threshold).sum() < min_texts:
+        threshold = 0.0
+    return {"uncertain_below_confidence": threshold, **uncertainty_on_split(predictions, threshold)}
+
+
+def uncertainty_on_split(predictions: pd.DataFrame, threshold: float) -> dict[str, float]:
+    """What flagging answers below ``threshold`` as uncertain does on a labelled split: the
+    share flagged, the accuracy of the confident rest and, when any are flagged, theirs.
+
+    The evaluation applies the threshold chosen on validation to the test split with it, to
+    show whether "uncertain" keeps its meaning on texts the choice never saw."""
+    confidence = predictions["confidence"].to_numpy(dtype=float)
+    correct = (predictions["label"] == predictions["true_label"]).to_numpy(dtype=bool)
+    flagged = confidence < threshold
     result = {
-        "uncertain_below_confidence": threshold,
-        "uncertain_share": flagged / len(confidence),
-        "confident_accuracy": float(correct[flagged:].mean()) if flagged < len(correct) else 0.0,
+        "uncertain_share": float(flagged.mean()),
+        "confident_accuracy": float(correct[~flagged].mean()) if (~flagged).any() else 0.0,
     }
-    if flagged:
-        result["uncertain_accuracy"] = float(correct[:flagged].mean())
+    if flagged.any():
+        result["uncertain_accuracy"] = float(correct[flagged].mean())
     return result

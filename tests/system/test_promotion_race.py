@@ -130,6 +130,7 @@ def test_a_run_decides_on_its_own_request_when_a_later_one_is_stored(trained_mod
         "promotion",
         "calibration_metrics",
         "uncertainty_threshold",
+        "uncertainty_on_test",
     ):
         (reports / f"{report}.json").unlink(missing_ok=True)  # unversioned copies: files
     other_run = reports / "promotion_request.json/2999-01-01T00.00.00.000Z/promotion_request.json"

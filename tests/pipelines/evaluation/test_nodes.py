@@ -7,6 +7,7 @@ import pytest
 
 from sentiment_mlops.metrics import compute_metrics, uncertainty_threshold
 from sentiment_mlops.pipelines.evaluation.nodes import (
+    check_uncertainty_on_test,
     compute_calibration_metrics,
     plot_confusion_matrix,
     plot_roc_curves,
@@ -97,40 +98,64 @@ def _confidences(confidence: list[float], correct: list[bool]) -> pd.DataFrame:
     )
 
 
-def test_uncertainty_threshold_is_the_highest_confidence_below_which_the_group_is_unreliable():
-    # Sorted by confidence: wrong, wrong, right, wrong | right, right, right, right
-    # Below 0.6 (4 texts): 1 of 4 right (0.25 < 0.6). Below 0.7 (5 texts): 2 of 5 (0.4).
-    # Below 0.8 (6 texts): 3 of 6 (0.5). Below 0.9 (7 texts): 4 of 7 (0.57). Below nothing more.
+def test_uncertainty_threshold_flags_the_confidences_where_answers_are_wrong_too_often():
+    # Sorted by confidence: wrong, wrong, right, wrong | right, right, right, right.
+    # Accuracy by confidence, made non-decreasing (isotonic): 0, 0, 0.5, 0.5, 1, 1, 1, 1.
     predictions = _confidences(
         [0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9],
         [False, False, True, False, True, True, True, True],
     )
     chosen = uncertainty_threshold(predictions, min_accuracy=0.6, min_texts=2)
     assert chosen == {
-        "uncertain_below_confidence": 0.9,
-        "uncertain_share": 7 / 8,
-        "uncertain_accuracy": 4 / 7,
+        "uncertain_below_confidence": 0.6,
+        "uncertain_share": 4 / 8,
+        "uncertain_accuracy": 1 / 4,
         "confident_accuracy": 1.0,
     }
-    stricter = uncertainty_threshold(predictions, min_accuracy=0.45, min_texts=2)
-    assert stricter["uncertain_below_confidence"] == 0.7  # 2 of 5 right: 0.4 < 0.45
-    assert stricter["uncertain_share"] == 5 / 8
+    # The group rule (the highest confidence below which the group is under 60 %) would have
+    # said 0.9: 4 of the 7 below it are right, so it flags three right answers at 0.6-0.8.
+    looser = uncertainty_threshold(predictions, min_accuracy=0.45, min_texts=2)
+    assert looser["uncertain_below_confidence"] == 0.5  # 0.5 and 0.55 are right half the time
+    assert looser["uncertain_share"] == 2 / 8
 
 
 def test_uncertainty_threshold_needs_enough_texts_and_keeps_ties_together():
-    # Two wrong answers at the bottom are too few for min_texts=3, and below 0.9 three of five
-    # are right (0.6, not less); the three answers tied at 0.5 move together.
+    # Two wrong answers at the bottom are too few for min_texts=3; the three answers tied at
+    # 0.5 (two right) are one point of the accuracy curve and move together.
     predictions = _confidences(
-        [0.4, 0.4, 0.5, 0.5, 0.5, 0.9], [False, False, True, True, True, True]
+        [0.4, 0.4, 0.5, 0.5, 0.5, 0.9], [False, False, True, True, False, True]
     )
     assert uncertainty_threshold(predictions, min_accuracy=0.6, min_texts=3) == {
         "uncertain_below_confidence": 0.0,
         "uncertain_share": 0.0,
-        "confident_accuracy": 4 / 6,  # nothing flagged: every answer counts as confident
+        "confident_accuracy": 3 / 6,  # nothing flagged: every answer counts as confident
     }
     tied = uncertainty_threshold(predictions, min_accuracy=0.6, min_texts=2)
-    assert tied["uncertain_below_confidence"] == 0.5  # not between the tied 0.5s
+    assert tied["uncertain_below_confidence"] == 0.5  # the tie at 0.5 is 2 / 3 right: kept
     assert tied["uncertain_share"] == 2 / 6
+    stricter = uncertainty_threshold(predictions, min_accuracy=0.7, min_texts=2)
+    assert stricter["uncertain_below_confidence"] == 0.9  # all three at 0.5 flagged together
+    assert stricter["uncertain_share"] == 5 / 6
+
+
+def test_a_model_never_right_often_enough_flags_every_answer():
+    predictions = _confidences([0.5, 0.7, 0.9], [False, True, False])
+    chosen = uncertainty_threshold(predictions, min_accuracy=0.6, min_texts=1)
+    assert chosen["uncertain_share"] == 1.0
+    assert chosen["uncertain_below_confidence"] > 0.9
+
+
+def test_the_test_split_check_applies_the_validation_threshold_as_it_is():
+    test_answers = _confidences([0.3, 0.5, 0.65, 0.8], [True, False, False, True])
+    assert check_uncertainty_on_test(test_answers, {"uncertain_below_confidence": 0.6}) == {
+        "uncertain_share": 0.5,
+        "uncertain_accuracy": 0.5,
+        "confident_accuracy": 0.5,
+    }
+    assert check_uncertainty_on_test(test_answers, {"uncertain_below_confidence": 0.0}) == {
+        "uncertain_share": 0.0,
+        "confident_accuracy": 0.5,
+    }
 
 
 @pytest.mark.parametrize(

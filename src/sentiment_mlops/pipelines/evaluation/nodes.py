@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
-from sentiment_mlops.metrics import class_columns
+from sentiment_mlops.metrics import class_columns, uncertainty_on_split
 from sentiment_mlops.mlflow_registry import split_fingerprint
 
 
@@ -114,6 +114,16 @@ def compute_calibration_metrics(
             ).mean()
         ),
     }
+
+
+def check_uncertainty_on_test(
+    calibrated_test_predictions: pd.DataFrame, uncertainty_threshold: dict[str, float]
+) -> dict[str, float]:
+    """The "uncertain" threshold chosen on validation, applied to the served model's test
+    answers: the share it flags there and the accuracy on either side."""
+    return uncertainty_on_split(
+        calibrated_test_predictions, uncertainty_threshold["uncertain_below_confidence"]
+    )
 
 
 def plot_reliability_diagram(

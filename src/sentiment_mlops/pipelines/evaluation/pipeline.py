@@ -4,6 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from sentiment_mlops.metrics import compute_metrics, predict_test_split, uncertainty_threshold
 from sentiment_mlops.pipelines.evaluation.nodes import (
+    check_uncertainty_on_test,
     comparison_markdown,
     compute_calibration_metrics,
     plot_confusion_matrix,
@@ -119,6 +120,22 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="uncertainty_threshold",
                 outputs="mlflow_uncertainty_metrics",
                 name="log_uncertainty_threshold_to_mlflow",
+            ),
+            # ... and whether it keeps its meaning on texts its choice never saw.
+            Node(
+                check_uncertainty_on_test,
+                inputs={
+                    "calibrated_test_predictions": "calibrated_test_predictions",
+                    "uncertainty_threshold": "uncertainty_threshold",
+                },
+                outputs="uncertainty_on_test",
+                name="check_uncertainty_on_test",
+            ),
+            Node(
+                to_mlflow_metrics,
+                inputs="uncertainty_on_test",
+                outputs="mlflow_uncertainty_on_test_metrics",
+                name="log_uncertainty_on_test_to_mlflow",
             ),
             Node(
                 plot_reliability_diagram,
