@@ -22,7 +22,7 @@ from sentiment_mlops.settings import CONFIG_LOADER_ARGS
 from tests.support import projects
 from tests.support.projects import PROJECT_ROOT, TrainedProject
 
-pytest_plugins = ["tests.support.tiers", "pytester"]
+pytest_plugins = ["tests.support.tiers"]
 
 
 @pytest.fixture(scope="session", autouse=True)
