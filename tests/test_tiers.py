@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ def run(folder: Path, source: str, *args: str) -> subprocess.CompletedProcess[st
     run restores sys.modules afterwards, which fails when a thread left by another test imports
     at that moment ("dictionary keys changed during iteration")."""
     (folder / "pytest.ini").write_text(MARKERS)
-    (folder / "test_sample.py").write_text(textwrap.dedent(source))
+    (folder / "test_sample.py").write_text(source)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.support.tiers", "-p", "no:cacheprovider"]
         + list(args),
