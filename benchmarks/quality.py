@@ -32,7 +32,9 @@ environment's candidates). Their rows then sit in the same table, beside the net
 linear member becomes ``--vote-member``, the environment's best linear model, where the
 environment has no ``svm_nbsvm_vote``). ``--candidates`` compares only the candidates and votes
 it names (a vote needs its members): a run of the fine-tuned encoder and its vote on imdb then
-skips an hour of other fits.
+skips an hour of other fits. The fine-tuned encoder saves its progress to
+``data/06_models/checkpoints`` (conf/pretrained's ``checkpoint_dir``): the same command, run again
+after the run was stopped, resumes the fine-tuning where it was (the other fits start over).
 """
 
 from __future__ import annotations

@@ -17,12 +17,18 @@ and a word outside the vocabulary still carries its own) and ``scores`` (the fiv
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import math
+import os
+import pickle
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -48,6 +54,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
         "transformers). Install them with: pip install -e '.[deep]'; in the Docker image, "
         "build it with --build-arg EXTRAS=pretrained"
     ) from error
+
+logger = logging.getLogger(__name__)
 
 
 def as_texts(X: Iterable[str] | pd.DataFrame, argument: str = "X") -> list[str]:
@@ -193,6 +201,106 @@ def with_scores(pooled: torch.Tensor, scores: torch.Tensor | None) -> torch.Tens
     return torch.cat([pooled, scores.to(pooled.dtype)], dim=-1)
 
 
+#: Parameters that say how and where a fit runs, not what it learns: a checkpoint written under
+#: one setting resumes under another (on another device, with more threads, quietly).
+RUN_ONLY_PARAMETERS = frozenset(
+    {"verbose", "device", "num_threads", "checkpoint_dir", "checkpoint_minutes"}
+)
+
+
+class TrainingCheckpoint:
+    """One fit's progress on disk, so that a fit that is stopped resumes where it was.
+
+    The file is named after the fit's fingerprint: a sha256 of the estimator's class, its
+    parameters (but :data:`RUN_ONLY_PARAMETERS`) and the texts and labels it is fitted on. Only
+    the same fit resumes from it; clones fitted on other folds, or with other parameters, keep
+    files of their own side by side. Each save replaces the file atomically (written beside it,
+    then renamed), so a fit killed while saving leaves the previous save whole. Weights and
+    training state are tensors and numbers, read with ``torch.load(weights_only=True)``; the
+    fitted tokenizer (``preprocessing``: a trained one is not reproducible, Hugging Face's
+    trainers break ties in no fixed order) is a pickle inside it, like the model file: resume
+    only from checkpoints of your own fits.
+    """
+
+    #: Changed when what a save holds changes: an older file is then not resumed from.
+    FORMAT = 1
+
+    def __init__(self, directory: str | os.PathLike, fingerprint: str, every_minutes: float):
+        self.fingerprint = fingerprint
+        self.every_seconds = 60.0 * every_minutes
+        self.path = Path(directory) / f"fit-{fingerprint[:16]}.pt"
+        #: The estimator's fitted tokenizer attributes, saved with every state.
+        self.preprocessing: dict[str, Any] = {}
+        self._saved_at = time.monotonic()
+
+    @classmethod
+    def for_fit(
+        cls, estimator: TorchTextClassifier, texts: Sequence[str], labels: np.ndarray
+    ) -> TrainingCheckpoint:
+        """The checkpoint of ``estimator`` fitted on ``texts`` and ``labels``."""
+        digest = hashlib.sha256(type(estimator).__qualname__.encode())
+        parameters = {
+            name: value
+            for name, value in estimator.get_params(deep=False).items()
+            if name not in RUN_ONLY_PARAMETERS
+        }
+        digest.update(json.dumps(parameters, sort_keys=True, default=repr).encode())
+        for text, label in zip(texts, labels.tolist(), strict=True):
+            digest.update(f"{text}\0{label}\0".encode())
+        return cls(estimator.checkpoint_dir, digest.hexdigest(), estimator.checkpoint_minutes)
+
+    def load(self) -> dict[str, Any] | None:
+        """What the last save of this fit holds, or None where there is none to resume from."""
+        if not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - any unreadable file: start over, say why
+            logger.warning(
+                "Cannot read the checkpoint %s (%s); the fit starts over and replaces it.",
+                self.path,
+                error,
+            )
+            return None
+        if state.get("format") != self.FORMAT or state.get("fingerprint") != self.fingerprint:
+            logger.warning(
+                "The checkpoint %s was written by another version or another fit; the fit "
+                "starts over and replaces it.",
+                self.path,
+            )
+            return None
+        state["preprocessing"] = pickle.loads(state["preprocessing"].numpy().tobytes())  # noqa: S301 - see the class docstring
+        return state
+
+    def due(self) -> bool:
+        """Whether ``every_minutes`` have passed since the last save."""
+        return time.monotonic() - self._saved_at >= self.every_seconds
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Replace the file with ``state`` (plus the preprocessing, fingerprint and format)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f"{self.path.name}.partial")
+        preprocessing = torch.frombuffer(
+            bytearray(pickle.dumps(self.preprocessing)), dtype=torch.uint8
+        )
+        torch.save(
+            {
+                **state,
+                "preprocessing": preprocessing,
+                "format": self.FORMAT,
+                "fingerprint": self.fingerprint,
+            },
+            partial,
+        )
+        partial.replace(self.path)
+        self._saved_at = time.monotonic()
+
+    def remove(self) -> None:
+        """Delete the file: the fit is done, its result is the fitted estimator."""
+        self.path.unlink(missing_ok=True)
+        self.path.with_name(f"{self.path.name}.partial").unlink(missing_ok=True)
+
+
 class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     """Base class: fit / predict_proba for a network that reads token ids.
 
@@ -212,6 +320,10 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     and apply it with :func:`truncate` (or :func:`tokenize`) in ``_encode`` and ``_token_words``.
     A subclass that implements ``_token_words`` may also take ``lexicon`` (``"vader"`` or ``None``,
     see the module docstring); its module's ``forward`` then takes ``valence`` and ``scores``.
+    A subclass may take ``checkpoint_dir`` and ``checkpoint_minutes``: with a directory, the fit
+    saves its progress there every ``checkpoint_minutes`` and after each epoch, and a fit of the
+    same estimator on the same data resumes from it, to the same weights an uninterrupted fit
+    gets (see :class:`TrainingCheckpoint`); the file is deleted when the fit ends.
 
     The validation set is carved from the data given to ``fit`` rather than passed in, so the
     estimator behaves the same alone, in a ``Pipeline`` after the ``TextCleaner`` and inside
@@ -219,7 +331,8 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
 
     Learned attributes: ``classes_``, ``tokenizer_``, ``module_`` (the network, on CPU after
     unpickling), ``n_train_texts_`` (the texts it was trained on, without the hold-out),
-    ``best_epoch_``, ``n_epochs_``, ``history_`` (one dict of metrics per epoch).
+    ``best_epoch_``, ``n_epochs_``, ``history_`` (one dict of metrics per epoch),
+    ``resumed_from_`` (``{"epoch", "batch"}`` where the fit resumed from a checkpoint, else None).
     """
 
     #: Prefix of the per-epoch MLflow metric names.
@@ -230,11 +343,17 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     truncation: str = "head"
     #: Every training text, for a network without a ``max_train_texts`` parameter.
     max_train_texts: int | None = None
+    #: What ``_fit_tokenizer`` learns: a checkpoint keeps it, a resumed fit restores it.
+    _tokenizer_attributes: tuple[str, ...] = ("tokenizer_", "pad_id_")
+    #: No checkpoints, for a network without a ``checkpoint_dir`` parameter.
+    checkpoint_dir: str | None = None
+    checkpoint_minutes: float = 10.0
 
     # ---- what a subclass provides -------------------------------------------------------
     @abstractmethod
     def _fit_tokenizer(self, texts: Sequence[str]) -> None:
-        """Learn ``self.tokenizer_`` (and ``self.pad_id_``) from the training texts."""
+        """Learn ``self.tokenizer_`` (and ``self.pad_id_``) from the training texts; what else it
+        learns is named in ``_tokenizer_attributes``."""
 
     @abstractmethod
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
@@ -282,11 +401,16 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, targets = np.unique(labels, return_inverse=True)
         if len(self.classes_) < 2:  # noqa: PLR2004
             raise ValueError(f"y has only one class ({self.classes_.tolist()}); need at least two.")
-        seed = (
-            self.random_state
-            if self.random_state is not None
-            else int(np.random.default_rng().integers(2**31))
+        checkpoint = (
+            None if self.checkpoint_dir is None else TrainingCheckpoint.for_fit(self, texts, labels)
         )
+        saved = None if checkpoint is None else checkpoint.load()
+        if saved is not None:  # the seed of the fit it resumes, drawn or not
+            seed = int(saved["seed"])
+        elif self.random_state is not None:
+            seed = self.random_state
+        else:
+            seed = int(np.random.default_rng().integers(2**31))
         train_rows, validation_rows = self._validation_split(targets, seed)
         train_rows = self._training_sample(train_rows, targets, seed)
         self.n_train_texts_ = len(train_rows)
@@ -294,10 +418,21 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
         # Seed a private copy of torch's global RNG (weights, dropout) and restore it after.
         with torch.random.fork_rng(devices=[]), self._threads():
             torch.manual_seed(seed)
-            self._fit_tokenizer([texts[row] for row in train_rows])
+            if saved is None:
+                self._fit_tokenizer([texts[row] for row in train_rows])
+            else:
+                vars(self).update(saved["preprocessing"])
+            if checkpoint is not None:
+                checkpoint.preprocessing = {
+                    name: getattr(self, name) for name in self._tokenizer_attributes
+                }
             encoded = self._inputs(texts)
             self.module_ = self._init_module().to(device)
-            self._train(encoded, targets, train_rows, validation_rows, device, seed)
+            self._train(
+                encoded, targets, train_rows, validation_rows, device, seed, checkpoint, saved
+            )
+        if checkpoint is not None:
+            checkpoint.remove()
         self.module_.to("cpu").eval()
         return self
 
@@ -450,6 +585,36 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
             f"class_weight={self.class_weight!r}: use 'balanced', None or a {{label: weight}} dict."
         )
 
+    def _announce(self, checkpoint: TrainingCheckpoint, steps_per_epoch: int) -> None:
+        """Say where the fit saves its progress or, resumed, where it goes on from; a resumed
+        fit's MLflow run also gets the epochs done before it."""
+        if self.resumed_from_ is None:
+            logger.info(
+                "%s saves its progress to %s every %g minutes and after each epoch.",
+                type(self).__name__,
+                checkpoint.path,
+                self.checkpoint_minutes,
+            )
+            return
+        logger.info(
+            "%s resumes from %s at epoch %d, batch %d of %d.",
+            type(self).__name__,
+            checkpoint.path,
+            self.resumed_from_["epoch"],
+            self.resumed_from_["batch"],
+            steps_per_epoch,
+        )
+        if logs_epochs() and mlflow.active_run() is not None:
+            for entry in self.history_:
+                mlflow.log_metrics(
+                    {
+                        f"{self._log_name}_{key}": value
+                        for key, value in entry.items()
+                        if key != "epoch"
+                    },
+                    step=entry["epoch"],
+                )
+
     def _train(  # noqa: PLR0913, PLR0915, PLR0917 - one loop, kept in one place on purpose
         self,
         encoded: Encoded,
@@ -458,6 +623,8 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
         validation_rows: np.ndarray,
         device: torch.device,
         seed: int,
+        checkpoint: TrainingCheckpoint | None = None,
+        saved: dict[str, Any] | None = None,
     ) -> None:
         weights = self._loss_weights(targets[train_rows])
         loss_function = nn.CrossEntropyLoss(
@@ -476,22 +643,66 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
         generator = torch.Generator().manual_seed(seed)
         best_score, best_state, self.best_epoch_ = -math.inf, None, 0
         self.history_ = []
+        # Where the loop starts: a new fit draws its first epoch's order; a resumed one goes on
+        # in the order it was in, after the last batch it saved.
+        first_epoch, order, position, summed_loss = 1, None, 0, 0.0
+        self.resumed_from_ = None
+        if saved is not None:
+            self.module_.load_state_dict(saved["module"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            generator.set_state(saved["generator"])
+            torch.set_rng_state(saved["torch_rng"])  # dropout draws on as it would have
+            if device.type == "cuda" and saved.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(saved["cuda_rng"], device)
+            best_score, best_state = saved["best_score"], saved["best_state"]
+            self.best_epoch_, self.history_ = saved["best_epoch"], saved["history"]
+            first_epoch, position, summed_loss = saved["epoch"], saved["position"], saved["loss"]
+            order = None if saved["order"] is None else saved["order"].numpy()
+            self.resumed_from_ = {"epoch": first_epoch, "batch": position // self.batch_size}
+        if checkpoint is not None:
+            self._announce(checkpoint, steps_per_epoch)
+
+        def progress(epoch: int) -> dict[str, Any]:
+            """What a resumed fit needs to go on from here, as :class:`TrainingCheckpoint` keeps."""
+            return {
+                "seed": seed,
+                "epoch": epoch,
+                "order": None if order is None else torch.as_tensor(order),
+                "position": position,
+                "loss": summed_loss,
+                "module": self.module_.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                "best_score": best_score,
+                "best_epoch": self.best_epoch_,
+                "best_state": best_state,
+                "history": self.history_,
+            }
+
         epochs = tqdm(
-            range(1, self.max_epochs + 1),
+            range(first_epoch, self.max_epochs + 1),
             desc=type(self).__name__,
             unit="epoch",
+            initial=first_epoch - 1,
+            total=self.max_epochs,
             disable=not self.verbose,
         )
         for epoch in epochs:
             started = time.perf_counter()
             self.module_.train()
-            order = train_rows[torch.randperm(len(train_rows), generator=generator).numpy()]
-            summed_loss = 0.0
+            if order is None:
+                order = train_rows[torch.randperm(len(train_rows), generator=generator).numpy()]
             # Batches within the epoch too: a fine-tuning epoch can take half an hour on a CPU.
             batches = tqdm(
-                range(0, len(order), self.batch_size),
+                range(position, len(order), self.batch_size),
                 desc=f"epoch {epoch}",
                 unit="batch",
+                initial=position // self.batch_size,
+                total=steps_per_epoch,
                 leave=False,
                 disable=not self.verbose,
             )
@@ -507,7 +718,10 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.step()
                 scheduler.step()
                 summed_loss += loss.item() * len(batch)
+                position = start + len(batch)
                 batches.set_postfix(loss=round(loss.item(), 4), refresh=False)
+                if checkpoint is not None and checkpoint.due():
+                    checkpoint.save(progress(epoch))
             metrics = {"train_loss": summed_loss / len(train_rows)}
             score = -metrics["train_loss"]
             if len(validation_rows):
@@ -536,5 +750,8 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
                 }
             elif epoch - self.best_epoch_ >= self.patience:
                 break
+            order, position, summed_loss = None, 0, 0.0
+            if checkpoint is not None and epoch < self.max_epochs:
+                checkpoint.save(progress(epoch + 1))
         self.n_epochs_ = len(self.history_)
         self.module_.load_state_dict(best_state)

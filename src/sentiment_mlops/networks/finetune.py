@@ -75,6 +75,9 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
     :data:`~sentiment_mlops.networks.base.TRUNCATIONS`).
     ``max_train_texts``: fine-tune on at most that many of the training texts (a stratified,
     seeded sample), where all of them cost hours on CPU (IMDb's reviews).
+    ``checkpoint_dir``: save the fit's progress there every ``checkpoint_minutes`` and after each
+    epoch; fitting the same estimator on the same data again resumes where it stopped (a fit of
+    hours on CPU loses at most ``checkpoint_minutes`` to a crash, a reboot or Ctrl-C).
     Other parameters as in :class:`~sentiment_mlops.networks.base.TorchTextClassifier`.
 
     Pickling keeps the model's config and weights, and the tokenizer: loading needs neither
@@ -82,6 +85,7 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
     """
 
     _log_name = "finetune"
+    _tokenizer_attributes = ("tokenizer_", "pad_id_", "max_length_")
 
     def __init__(  # noqa: PLR0913 - scikit-learn estimators list their parameters
         self,
@@ -104,6 +108,8 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
         random_state: int | None = 42,
         device: str = "auto",
         num_threads: int | None = 1,
+        checkpoint_dir: str | None = None,
+        checkpoint_minutes: float = 10.0,
         verbose: bool = True,
     ):
         self.model_name = model_name
@@ -124,6 +130,8 @@ class TransformerFineTuneClassifier(TorchTextClassifier):
         self.random_state = random_state
         self.device = device
         self.num_threads = num_threads
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_minutes = checkpoint_minutes
         self.verbose = verbose
 
     def _fit_tokenizer(self, texts: Sequence[str]) -> None:
