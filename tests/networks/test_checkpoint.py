@@ -187,6 +187,17 @@ def test_a_trained_tokenizer_is_restored_not_trained_again(texts_and_labels, tmp
     assert not path.exists()
 
 
+@pytest.mark.parametrize("minutes", [-1, None, "10"])
+def test_a_checkpoint_interval_that_is_not_minutes_is_a_clear_error(
+    minutes, texts_and_labels, tmp_path
+):
+    estimator = TransformerFineTuneClassifier(
+        **SETTINGS, checkpoint_dir=str(tmp_path), checkpoint_minutes=minutes
+    )
+    with pytest.raises(ValueError, match=r"checkpoint_minutes=.*a number >= 0"):
+        estimator.fit(*texts_and_labels)
+
+
 def test_an_unreadable_checkpoint_is_replaced_with_a_warning(
     pretrained, texts_and_labels, tmp_path, caplog
 ):

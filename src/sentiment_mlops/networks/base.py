@@ -238,6 +238,12 @@ class TrainingCheckpoint:
         cls, estimator: TorchTextClassifier, texts: Sequence[str], labels: np.ndarray
     ) -> TrainingCheckpoint:
         """The checkpoint of ``estimator`` fitted on ``texts`` and ``labels``."""
+        minutes = estimator.checkpoint_minutes
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes < 0:
+            raise ValueError(
+                f"checkpoint_minutes={minutes!r}: give the minutes between saves, a number >= 0 "
+                "(0 saves after every batch)."
+            )
         digest = hashlib.sha256(type(estimator).__qualname__.encode())
         parameters = {
             name: value
@@ -247,7 +253,7 @@ class TrainingCheckpoint:
         digest.update(json.dumps(parameters, sort_keys=True, default=repr).encode())
         for text, label in zip(texts, labels.tolist(), strict=True):
             digest.update(f"{text}\0{label}\0".encode())
-        return cls(estimator.checkpoint_dir, digest.hexdigest(), estimator.checkpoint_minutes)
+        return cls(estimator.checkpoint_dir, digest.hexdigest(), minutes)
 
     def load(self) -> dict[str, Any] | None:
         """What the last save of this fit holds, or None where there is none to resume from."""
@@ -262,7 +268,11 @@ class TrainingCheckpoint:
                 error,
             )
             return None
-        if state.get("format") != self.FORMAT or state.get("fingerprint") != self.fingerprint:
+        if (
+            not isinstance(state, dict)
+            or state.get("format") != self.FORMAT
+            or state.get("fingerprint") != self.fingerprint
+        ):
             logger.warning(
                 "The checkpoint %s was written by another version or another fit; the fit "
                 "starts over and replaces it.",
