@@ -614,16 +614,20 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
             self.resumed_from_["batch"],
             steps_per_epoch,
         )
+        for entry in self.history_:
+            self._log_epoch(entry)
+
+    def _log_epoch(self, entry: dict[str, Any]) -> None:
+        """One ``history_`` entry to the active MLflow run, if any, with its epoch as step."""
         if logs_epochs() and mlflow.active_run() is not None:
-            for entry in self.history_:
-                mlflow.log_metrics(
-                    {
-                        f"{self._log_name}_{key}": value
-                        for key, value in entry.items()
-                        if key != "epoch"
-                    },
-                    step=entry["epoch"],
-                )
+            mlflow.log_metrics(
+                {
+                    f"{self._log_name}_{key}": value
+                    for key, value in entry.items()
+                    if key != "epoch"
+                },
+                step=entry["epoch"],
+            )
 
     def _train(  # noqa: PLR0913, PLR0915, PLR0917 - one loop, kept in one place on purpose
         self,
@@ -747,11 +751,7 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
             metrics["epoch_seconds"] = time.perf_counter() - started
             self.history_.append({"epoch": epoch, **metrics})
             epochs.set_postfix({key: round(value, 4) for key, value in metrics.items()})
-            if logs_epochs() and mlflow.active_run() is not None:
-                mlflow.log_metrics(
-                    {f"{self._log_name}_{key}": value for key, value in metrics.items()},
-                    step=epoch,
-                )
+            self._log_epoch(self.history_[-1])
             if score > best_score:
                 best_score, self.best_epoch_ = score, epoch
                 best_state = {
