@@ -1,10 +1,11 @@
 """The results table of the README and the docs, generated from ``benchmarks/results/quality.json``
-and ``benchmarks/results/pretrained/quality.json``.
+and the ``quality.json`` of every ``benchmarks/results/pretrained*/`` folder.
 
 One row per data source and run: the champion (the candidate ranked first on the validation
 split), its test metrics and the wall time of the whole run, with the command that measured
-them; each source's run with the pretrained candidates (conf/pretrained) follows its other
-run. The table is written between ``<!-- results:start -->`` and ``<!-- results:end -->`` in
+them; each source's newest run with the pretrained candidates (conf/pretrained; by its
+``finished_at``, since runs that differ in their options keep folders of their own) follows its
+other run. The table is written between ``<!-- results:start -->`` and ``<!-- results:end -->`` in
 README.md and in every page under docs/ that has those markers, so no number in them is typed
 by hand.
 
@@ -21,8 +22,7 @@ import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-QUALITY_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "quality.json"
-PRETRAINED_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "pretrained" / "quality.json"
+RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 START = "<!-- results:start -->"
 END = "<!-- results:end -->"
 HEADER = (
@@ -37,10 +37,21 @@ def wall_time(seconds: float) -> str:
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
-def load_results() -> tuple[dict, dict]:
+def newest_runs(paths: list[Path]) -> dict:
+    """Each source's newest run (the greatest ``finished_at``, "YYYY-MM-DD HH:MM UTC") among
+    the ``quality.json`` files ``paths``."""
+    newest: dict = {}
+    for path in paths:
+        for source, result in json.loads(path.read_text()).items():
+            if source not in newest or result["finished_at"] > newest[source]["finished_at"]:
+                newest[source] = result
+    return newest
+
+
+def load_results(results_dir: Path = RESULTS_DIR) -> tuple[dict, dict]:
     """The results of the benchmark runs without and with the pretrained candidates."""
-    pretrained = json.loads(PRETRAINED_RESULTS.read_text()) if PRETRAINED_RESULTS.is_file() else {}
-    return json.loads(QUALITY_RESULTS.read_text()), pretrained
+    pretrained = newest_runs(sorted(results_dir.glob("pretrained*/quality.json")))
+    return json.loads((results_dir / "quality.json").read_text()), pretrained
 
 
 def results_table(results: dict, pretrained: dict | None = None) -> str:

@@ -151,6 +151,31 @@ def test_readme_results_table_is_the_generated_one():
 
 
 @pytest.mark.unit
+def test_results_table_takes_each_sources_newest_pretrained_run(tmp_path):
+    quality = json.loads((RESULTS / "quality.json").read_text())
+    (tmp_path / "quality.json").write_text(json.dumps(quality))
+    airline = quality["airline"]
+    runs = {  # folder: {source: finished_at}
+        "pretrained": {"airline": "2026-12-07 01:15 UTC", "imdb": "2026-12-07 08:39 UTC"},
+        "pretrained_imdb_full": {"imdb": "2026-12-07 20:42 UTC"},
+        "pretrained_imdb_older": {"imdb": "2026-12-06 23:59 UTC"},
+    }
+    for folder, finished in runs.items():
+        (tmp_path / folder).mkdir()
+        results = {
+            source: {**airline, "finished_at": at, "command": f"run of {folder}"}
+            for source, at in finished.items()
+        }
+        (tmp_path / folder / "quality.json").write_text(json.dumps(results))
+    plain, pretrained = results_table.load_results(tmp_path)
+    assert plain == quality
+    assert {source: run["command"] for source, run in pretrained.items()} == {
+        "airline": "run of pretrained",
+        "imdb": "run of pretrained_imdb_full",
+    }
+
+
+@pytest.mark.unit
 def test_results_table_check_finds_a_hand_edited_table(tmp_path):
     quality = json.loads((RESULTS / "quality.json").read_text())
     table = results_table.results_table(quality)
