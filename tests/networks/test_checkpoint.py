@@ -21,6 +21,7 @@ import torch
 
 from sentiment_mlops.networks import TransformerFineTuneClassifier
 from sentiment_mlops.networks.base import TorchTextClassifier, TrainingCheckpoint
+from tests.networks.conftest import SMALL
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +114,26 @@ def test_a_stopped_fit_resumes_to_the_weights_of_an_uninterrupted_one(  # noqa: 
     assert_same_fit(resumed, uninterrupted)
     assert uninterrupted.resumed_from_ is None
     assert list(tmp_path.iterdir()) == []  # a finished fit deletes its checkpoint
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_a_network_trained_from_scratch_resumes_too(name, texts_and_labels, tmp_path, monkeypatch):
+    """The BiLSTM, the region CNN and the Transformer encoder (their tokenizers learned from the
+    texts) resume to the weights of an uninterrupted fit, stopped in their second epoch."""
+    estimator, shape = SMALL[name]
+    settings = {**SETTINGS, **shape, "max_epochs": 2, "min_frequency": 1}
+    uninterrupted = estimator(**settings).fit(*texts_and_labels)
+    settings |= {"checkpoint_dir": str(tmp_path), "checkpoint_minutes": 0}
+    with monkeypatch.context() as patched:
+        stop_at_call(patched, 11)
+        with pytest.raises(Stop):
+            estimator(**settings).fit(*texts_and_labels)
+
+    resumed = estimator(**settings).fit(*texts_and_labels)
+
+    assert resumed.resumed_from_ == {"epoch": 2, "batch": 2}
+    assert_same_fit(resumed, uninterrupted)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_only_the_same_fit_resumes_from_a_checkpoint(

@@ -257,6 +257,8 @@ class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         device: str = "auto",
         num_threads: int | None = 1,
         verbose: bool = True,
+        checkpoint_dir: str | None = None,
+        checkpoint_minutes: float = 10.0,
     ):
         self.embedding_dim = embedding_dim
         self.hidden_size = hidden_size
@@ -281,6 +283,8 @@ class BiLSTMClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         self.device = device
         self.num_threads = num_threads
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_minutes = checkpoint_minutes
 
     def _build_module(self) -> nn.Module:
         return BiLSTMNet(
@@ -334,6 +338,8 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         device: str = "auto",
         num_threads: int | None = 1,
         verbose: bool = True,
+        checkpoint_dir: str | None = None,
+        checkpoint_minutes: float = 10.0,
     ):
         self.d_model = d_model
         self.nhead = nhead
@@ -359,6 +365,8 @@ class TransformerEncoderClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         self.device = device
         self.num_threads = num_threads
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_minutes = checkpoint_minutes
 
     def _build_module(self) -> nn.Module:
         return TransformerNet(
@@ -413,6 +421,8 @@ class RegionCNNClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         device: str = "auto",
         num_threads: int | None = 1,
         verbose: bool = True,
+        checkpoint_dir: str | None = None,
+        checkpoint_minutes: float = 10.0,
     ):
         self.embedding_dim = embedding_dim
         self.region_size = region_size
@@ -435,6 +445,8 @@ class RegionCNNClassifier(_TrainedTokenizerMixin, TorchTextClassifier):
         self.device = device
         self.num_threads = num_threads
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_minutes = checkpoint_minutes
 
     def _build_module(self) -> nn.Module:
         if isinstance(self.region_size, bool) or not (

@@ -330,10 +330,11 @@ class TorchTextClassifier(ClassifierMixin, BaseEstimator):
     and apply it with :func:`truncate` (or :func:`tokenize`) in ``_encode`` and ``_token_words``.
     A subclass that implements ``_token_words`` may also take ``lexicon`` (``"vader"`` or ``None``,
     see the module docstring); its module's ``forward`` then takes ``valence`` and ``scores``.
-    A subclass may take ``checkpoint_dir`` and ``checkpoint_minutes``: with a directory, the fit
-    saves its progress there every ``checkpoint_minutes`` and after each epoch, and a fit of the
-    same estimator on the same data resumes from it, to the same weights an uninterrupted fit
-    gets (see :class:`TrainingCheckpoint`); the file is deleted when the fit ends.
+    Every network of the project takes ``checkpoint_dir`` and ``checkpoint_minutes`` (a subclass
+    without them never saves): with a directory, the fit saves its progress there every
+    ``checkpoint_minutes`` and after each epoch, and a fit of the same estimator on the same data
+    resumes from it, to the same weights an uninterrupted fit gets (see
+    :class:`TrainingCheckpoint`); the file is deleted when the fit ends.
 
     The validation set is carved from the data given to ``fit`` rather than passed in, so the
     estimator behaves the same alone, in a ``Pipeline`` after the ``TextCleaner`` and inside
